@@ -1,0 +1,192 @@
+"""The values that flow between pipeline stages: frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """One entry of an AuthorList: a person or a collective (group) name."""
+
+    last_name: str | None = None
+    fore_name: str | None = None
+    initials: str | None = None
+    collective_name: str | None = None
+    affiliations: tuple[str, ...] = ()
+
+    @property
+    def display_name(self) -> str:
+        """"Smith JA" for a person, the group's name for a collective."""
+        if self.collective_name:
+            return self.collective_name
+        return " ".join(p for p in (self.last_name, self.initials or self.fore_name) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class AbstractSection:
+    """One AbstractText: a structured abstract has several, labelled ones."""
+
+    text: str
+    label: str | None = None
+    category: str | None = None  # NlmCategory: BACKGROUND, METHODS, RESULTS, CONCLUSIONS, ...
+
+
+@dataclass(frozen=True, slots=True)
+class MeshQualifier:
+    name: str
+    major: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MeshHeading:
+    descriptor: str
+    major: bool = False
+    ui: str | None = None
+    qualifiers: tuple[MeshQualifier, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Journal:
+    title: str | None = None
+    iso_abbreviation: str | None = None
+    issn: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartialDate:
+    """A publication date as PubMed gives it: year, year-month, a full date, or free
+    text (``MedlineDate`` such as "2013 Jan-Mar", from which year and month are read)."""
+
+    year: int | None = None
+    month: int | None = None
+    day: int | None = None
+    text: str | None = None
+
+    def iso(self) -> str | None:
+        """"2021-04-13", "2021-04" or "2021": as precise as the record is."""
+        if self.year is None:
+            return None
+        parts = [f"{self.year:04d}"]
+        if self.month:
+            parts.append(f"{self.month:02d}")
+            if self.day:
+                parts.append(f"{self.day:02d}")
+        return "-".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class CommentCorrection:
+    """A link from CommentsCorrectionsList: RetractionIn, ErratumIn, CommentOn, ..."""
+
+    ref_type: str
+    pmid: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One PubMed record (article or book), as litwatch keeps it."""
+
+    pmid: str
+    title: str  # plain text, inline markup stripped
+    title_html: str  # safe HTML: text escaped, only <i> <b> <sup> <sub> <u> kept
+    pmid_version: int = 1
+    doi: str | None = None  # normalised: lower case, no resolver prefix
+    pmcid: str | None = None  # "PMC1234567"
+    vernacular_title: str | None = None
+    abstract: tuple[AbstractSection, ...] = ()
+    authors: tuple[Author, ...] = ()
+    journal: Journal = field(default_factory=Journal)
+    published: PartialDate = field(default_factory=PartialDate)
+    electronic_date: dt.date | None = None
+    history: tuple[tuple[str, dt.date], ...] = ()  # (PubStatus, date), e.g. ("entrez", ...)
+    publication_types: tuple[str, ...] = ()
+    mesh_headings: tuple[MeshHeading, ...] = ()
+    keywords: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    comments_corrections: tuple[CommentCorrection, ...] = ()
+    kind: str = "article"  # "article" (PubmedArticle) or "book" (PubmedBookArticle)
+    status: str | None = None  # MedlineCitation/@Status, PublicationStatus for books
+    date_revised: dt.date | None = None
+
+    def history_date(self, status: str) -> dt.date | None:
+        """The PubMed history date with this PubStatus ("pubmed", "entrez", ...)."""
+        for name, day in self.history:
+            if name == status:
+                return day
+        return None
+
+    @property
+    def abstract_text(self) -> str:
+        return "\n".join(
+            f"{s.label}: {s.text}" if s.label else s.text for s in self.abstract
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedCitations:
+    """A DeleteCitation element: PMIDs that PubMed has withdrawn."""
+
+    pmids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedRecord:
+    """A record the parser could not read; the rest of its batch is kept."""
+
+    reason: str
+    pmid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """One saved PubMed query, from one file in ``queries/``."""
+
+    name: str  # the file's stem; stable, used as the key in the store
+    title: str
+    term: str
+    source: Path
+    schedule: str = "0 6 * * *"  # cron expression, for the daemon
+    first_run: str = "seed"  # "seed": backlog is known, not new | "collect": backlog is new
+    backlog_since: dt.date | None = None  # how far back the first run looks
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WatchResult:
+    """What one run did for one watch."""
+
+    watch: str
+    window: tuple[dt.date, dt.date] | None = None
+    found: int = 0  # PMIDs esearch returned for the window
+    new: int = 0  # PMIDs this watch had not matched before
+    fetched: int = 0  # records downloaded for this watch's new PMIDs
+    pending: int = 0  # new PMIDs whose records PubMed did not return yet
+    seeded: bool = False
+    query_translation: str | None = None
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    run_id: int
+    now: dt.datetime
+    started: dt.datetime
+    finished: dt.datetime
+    watches: tuple[WatchResult, ...] = ()
+    malformed: tuple[MalformedRecord, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(w.ok for w in self.watches)
