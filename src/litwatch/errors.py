@@ -57,6 +57,10 @@ class SourceError(LitwatchError):
         self.status = status
 
 
+class RateLimited(SourceError):
+    """The source kept answering HTTP 429 (too many requests) until the retries ran out."""
+
+
 class QueryError(SourceError):
     """NCBI refused or could not interpret a watch's query (ErrorList, 'Search Backend failed' on a bad term)."""
 

@@ -19,7 +19,7 @@ class Author:
 
     @property
     def display_name(self) -> str:
-        """"Smith JA" for a person, the group's name for a collective."""
+        """ "Smith JA" for a person, the group's name for a collective."""
         if self.collective_name:
             return self.collective_name
         return " ".join(p for p in (self.last_name, self.initials or self.fore_name) if p)
@@ -69,7 +69,7 @@ class PartialDate:
     text: str | None = None
 
     def iso(self) -> str | None:
-        """"2021-04-13", "2021-04" or "2021": as precise as the record is."""
+        """ "2021-04-13", "2021-04" or "2021": as precise as the record is."""
         if self.year is None:
             return None
         parts = [f"{self.year:04d}"]
@@ -124,9 +124,7 @@ class Paper:
 
     @property
     def abstract_text(self) -> str:
-        return "\n".join(
-            f"{s.label}: {s.text}" if s.label else s.text for s in self.abstract
-        )
+        return "\n".join(f"{s.label}: {s.text}" if s.label else s.text for s in self.abstract)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,3 +188,57 @@ class RunReport:
     @property
     def ok(self) -> bool:
         return all(w.ok for w in self.watches)
+
+
+# --- delivery ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One digest from ``[digests.NAME]`` in litwatch.toml."""
+
+    name: str
+    title: str
+    watches: tuple[str, ...]
+    recipients: tuple[str, ...]
+    schedule: str = "0 7 * * 1"  # cron expression, in ``timezone``
+    timezone: str = "UTC"
+    max_papers: int = 50  # per email; the rest is summarised as "and N more"
+    send_empty: bool = False
+    intro: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    paper: Paper
+    watches: tuple[str, ...]  # names of the watches that found it
+    first_seen: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WatchStatus:
+    """The footer line of a digest: what was checked, and whether it could be."""
+
+    name: str
+    title: str
+    term: str
+    query_translation: str | None = None
+    found: int = 0  # over the digest's period
+    new: int = 0
+    checked_until: dt.datetime | None = None  # the watch's watermark
+    failing_since: dt.datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """One issue of a subscription, the same for every recipient."""
+
+    subscription: Subscription
+    key: str  # unique per subscription and period, e.g. "weekly-kratom/2021-06-07T07:00"
+    period_start: dt.datetime | None
+    period_end: dt.datetime
+    items: tuple[DigestItem, ...]
+    more: int = 0  # papers beyond ``max_papers``, left to the next email / the feed
+    watch_status: tuple[WatchStatus, ...] = ()
+    feed_url: str | None = None

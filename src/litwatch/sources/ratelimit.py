@@ -1,0 +1,76 @@
+"""A process-wide limit on how many requests start per second (NCBI: 3/s, or 10/s with a key).
+
+``RateLimiter`` keeps the start times of the last ``capacity`` acquisitions and lets a new
+one through only when the oldest of them is at least ``window`` seconds old, so any window
+of that length holds at most ``capacity`` starts:
+
+- ``rate >= 1``: ``capacity = floor(rate)``, ``window = 1 s`` (2.5/s is rounded down to 2/s:
+  never above the limit);
+- ``rate < 1``: ``capacity = 1``, ``window = 1 / rate`` (0.5/s is one start every 2 s).
+
+A start time is recorded under the lock at the moment the slot is granted; waiting happens
+outside the lock, then the check is made again, so a thread that sleeps never blocks the others
+from reading the clock.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+__all__ = ["RateLimiter", "shared_limiter"]
+
+
+class RateLimiter:
+    """At most ``rate`` request starts per rolling second; thread-safe. One per process and rate."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"rate must be a positive number of requests per second, not {rate!r}")
+        self.rate = float(rate)
+        self.capacity = max(1, math.floor(self.rate))
+        self.window = 1.0 if self.rate >= 1 else 1.0 / self.rate
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._starts: deque[float] = deque()
+
+    def acquire(self) -> None:
+        """Block until a request may start, and count it as started."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                starts = self._starts
+                while starts and starts[0] + self.window <= now:
+                    starts.popleft()
+                if len(starts) < self.capacity:
+                    starts.append(now)
+                    return
+                wait = starts[0] + self.window - now
+            self._sleep(wait)
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(rate={self.rate:g})"
+
+
+_registry: dict[float, RateLimiter] = {}
+_registry_lock = threading.Lock()
+
+
+def shared_limiter(rate: float) -> RateLimiter:
+    """The one limiter of this process for ``rate`` (created on first use)."""
+    key = float(rate)
+    with _registry_lock:
+        limiter = _registry.get(key)
+        if limiter is None:
+            limiter = _registry[key] = RateLimiter(key)
+        return limiter

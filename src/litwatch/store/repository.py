@@ -1,0 +1,429 @@
+"""The store: the only module that speaks SQL. SQLite, WAL, one connection per process."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from litwatch.errors import StoreBusy, StoreError
+from litwatch.records import Paper, Watch, WatchResult
+from litwatch.store import schema
+from litwatch.store.codec import paper_from_json, paper_to_json
+
+CHUNK = 500  # ids per "IN (...)" query
+WRITE_BATCH = 1000  # papers per transaction
+
+
+@dataclass(frozen=True, slots=True)
+class WatchState:
+    name: str
+    term: str
+    seeded_at: dt.datetime | None
+    watermark: dt.datetime | None
+    failing_since: dt.datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPaper:
+    paper: Paper
+    first_seen: dt.datetime
+    updated: dt.datetime
+    watches: tuple[str, ...]  # watches for which it was new (seeded matches left out)
+    pmids: tuple[str, ...]  # every PMID the paper is known under
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def from_iso(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Store:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating if needed, readable by the owner only) and migrate the store."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            schema.migrate(conn)
+        except (OSError, sqlite3.Error, RuntimeError) as exc:
+            raise StoreError(f"{path}: cannot open the store: {exc}") from exc
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One run at a time per store: a lock file beside it, released even on kill -9."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise StoreBusy(f"{self.path}: another litwatch run is using this store") from exc
+            yield
+        finally:
+            os.close(fd)
+
+    def integrity_check(self) -> str:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def begin_run(self, now: dt.datetime, started: dt.datetime) -> int:
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO runs (started, now) VALUES (?, ?)", (iso(started), iso(now))
+            )
+        return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, finished: dt.datetime, ok: bool) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE runs SET finished = ?, status = ? WHERE id = ?",
+                (iso(finished), "ok" if ok else "failed", run_id),
+            )
+
+    def recent_runs(self, limit: int = 10) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT id, started, finished, now, status FROM runs ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        runs = []
+        for run_id, started, finished, now, status in rows:
+            watches = self.conn.execute(
+                "SELECT watch, window_from, window_to, found, new, fetched, pending, seeded,"
+                " query_translation, warnings, error FROM run_watches WHERE run_id = ? ORDER BY watch",
+                (run_id,),
+            ).fetchall()
+            runs.append(
+                {
+                    "id": run_id,
+                    "started": started,
+                    "finished": finished,
+                    "now": now,
+                    "status": status,
+                    "watches": [
+                        {
+                            "watch": w[0],
+                            "window": [w[1], w[2]],
+                            "found": w[3],
+                            "new": w[4],
+                            "fetched": w[5],
+                            "pending": w[6],
+                            "seeded": bool(w[7]),
+                            "query_translation": w[8],
+                            "warnings": json.loads(w[9]),
+                            "error": w[10],
+                        }
+                        for w in watches
+                    ],
+                }
+            )
+        return runs
+
+    # --- watches ------------------------------------------------------------------------
+
+    def watch_state(self, name: str) -> WatchState | None:
+        row = self.conn.execute(
+            "SELECT name, term, seeded_at, watermark, failing_since, last_error"
+            " FROM watches WHERE name = ?",
+            (name,),
+        ).fetchone()
+        if row is None:
+            return None
+        return WatchState(
+            row[0], row[1], from_iso(row[2]), from_iso(row[3]), from_iso(row[4]), row[5]
+        )
+
+    def watch_states(self) -> list[WatchState]:
+        names = [r[0] for r in self.conn.execute("SELECT name FROM watches ORDER BY name")]
+        return [s for s in map(self.watch_state, names) if s]
+
+    def match_counts(self) -> dict[str, tuple[int, int]]:
+        """watch -> (new papers matched, seeded backlog)."""
+        rows = self.conn.execute(
+            "SELECT watch, SUM(seeded = 0), SUM(seeded = 1) FROM matches GROUP BY watch"
+        )
+        return {w: (int(n or 0), int(s or 0)) for w, n, s in rows}
+
+    def matched_pmids(self, watch: str, pmids: Sequence[str]) -> set[str]:
+        """The PMIDs among ``pmids`` that ``watch`` matched (or seeded) before."""
+        found: set[str] = set()
+        for part in chunks(pmids):
+            marks = ",".join("?" * len(part))
+            found.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT pmid FROM matches WHERE watch = ? AND pmid IN ({marks})",
+                    (watch, *part),
+                )
+            )
+        return found
+
+    def pending(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for watch, pmid in self.conn.execute("SELECT watch, pmid FROM pending"):
+            out.setdefault(watch, set()).add(pmid)
+        return out
+
+    def drop_pending(self, watch: str, pmids: Iterable[str]) -> None:
+        with self.transaction() as c:
+            c.executemany(
+                "DELETE FROM pending WHERE watch = ? AND pmid = ?", ((watch, p) for p in pmids)
+            )
+
+    def record_watch(
+        self,
+        run_id: int,
+        watch: Watch,
+        result: WatchResult,
+        now: dt.datetime,
+        *,
+        matched: Iterable[str] = (),
+        waiting: Iterable[str] = (),
+    ) -> None:
+        """Commit one watch's outcome at once: its matches, what is still pending, the
+        run row and — only when it succeeded — the moved watermark."""
+        stamp = iso(now)
+        matched = list(matched)
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO watches (name, term) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                (watch.name, watch.term),
+            )
+            c.executemany(
+                "INSERT INTO matches (watch, pmid, matched_at, run_id, seeded) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(watch, pmid) DO NOTHING",
+                ((watch.name, pmid, stamp, run_id, int(result.seeded)) for pmid in matched),
+            )
+            c.executemany(
+                "DELETE FROM pending WHERE watch = ? AND pmid = ?",
+                ((watch.name, pmid) for pmid in matched),
+            )
+            c.executemany(
+                "INSERT INTO pending (watch, pmid, since) VALUES (?, ?, ?)"
+                " ON CONFLICT(watch, pmid) DO UPDATE SET attempts = attempts + 1",
+                ((watch.name, pmid, stamp) for pmid in waiting),
+            )
+            if result.ok:
+                seeded_at = "COALESCE(seeded_at, ?)" if not result.seeded else "?"
+                c.execute(
+                    f"UPDATE watches SET term = ?, seeded_at = {seeded_at}, watermark = ?,"
+                    " failing_since = NULL, last_error = NULL WHERE name = ?",
+                    (watch.term, stamp, stamp, watch.name),
+                )
+            else:
+                c.execute(
+                    "UPDATE watches SET failing_since = COALESCE(failing_since, ?), last_error = ?"
+                    " WHERE name = ?",
+                    (stamp, result.error, watch.name),
+                )
+            window = result.window or (None, None)
+            c.execute(
+                "INSERT OR REPLACE INTO run_watches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    watch.name,
+                    window[0] and window[0].isoformat(),
+                    window[1] and window[1].isoformat(),
+                    result.found,
+                    result.new,
+                    result.fetched,
+                    result.pending,
+                    int(result.seeded),
+                    result.query_translation,
+                    json.dumps(list(result.warnings)),
+                    result.error,
+                ),
+            )
+
+    # --- papers -------------------------------------------------------------------------
+
+    def stored_pmids(self, pmids: Sequence[str]) -> set[str]:
+        """The PMIDs among ``pmids`` whose records are stored already."""
+        found: set[str] = set()
+        for part in chunks(pmids):
+            marks = ",".join("?" * len(part))
+            found.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT value FROM paper_ids WHERE scheme = 'pmid' AND value IN ({marks})",
+                    part,
+                )
+            )
+        return found
+
+    def save_papers(self, papers: Iterable[Paper], now: dt.datetime) -> int:
+        """Upsert records; papers that share any identifier become one. Returns how many
+        papers were new to the store."""
+        created = 0
+        batch: list[Paper] = []
+        for paper in papers:
+            batch.append(paper)
+            if len(batch) >= WRITE_BATCH:
+                created += self._save_batch(batch, now)
+                batch = []
+        if batch:
+            created += self._save_batch(batch, now)
+        return created
+
+    def _save_batch(self, papers: list[Paper], now: dt.datetime) -> int:
+        stamp = iso(now)
+        created = 0
+        with self.transaction() as c:
+            for paper in papers:
+                ids = identifiers(paper)
+                owners = sorted(
+                    {
+                        row[0]
+                        for scheme, value in ids
+                        for row in c.execute(
+                            "SELECT paper_id FROM paper_ids WHERE scheme = ? AND value = ?",
+                            (scheme, value),
+                        )
+                    }
+                )
+                if not owners:
+                    cur = c.execute(
+                        "INSERT INTO papers (pmid, doi, pmcid, title, record, date_revised,"
+                        " first_seen, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            paper.pmid,
+                            paper.doi,
+                            paper.pmcid,
+                            paper.title,
+                            paper_to_json(paper),
+                            paper.date_revised and paper.date_revised.isoformat(),
+                            stamp,
+                            stamp,
+                        ),
+                    )
+                    owner = cur.lastrowid
+                    created += 1
+                else:
+                    owner = owners[0]
+                    for other in owners[1:]:
+                        merge_papers(c, keep=owner, drop=other)
+                    self._refresh(c, owner, paper, stamp)
+                c.executemany(
+                    "INSERT OR IGNORE INTO paper_ids (scheme, value, paper_id) VALUES (?, ?, ?)",
+                    ((scheme, value, owner) for scheme, value in ids),
+                )
+        return created
+
+    @staticmethod
+    def _refresh(c: sqlite3.Connection, owner: int, paper: Paper, stamp: str) -> None:
+        """A record met again under the paper's own PMID replaces the stored one if PubMed
+        revised it; a duplicate met under another PMID only adds its identifiers."""
+        row = c.execute("SELECT pmid, date_revised FROM papers WHERE id = ?", (owner,)).fetchone()
+        revised = paper.date_revised and paper.date_revised.isoformat()
+        if row[0] == paper.pmid and revised != row[1]:
+            c.execute(
+                "UPDATE papers SET doi = ?, pmcid = ?, title = ?, record = ?, date_revised = ?,"
+                " updated = ? WHERE id = ?",
+                (paper.doi, paper.pmcid, paper.title, paper_to_json(paper), revised, stamp, owner),
+            )
+
+    def mark_deleted(self, pmids: Iterable[str], now: dt.datetime) -> int:
+        with self.transaction() as c:
+            cur = c.executemany(
+                "UPDATE papers SET deleted = ? WHERE deleted IS NULL AND id IN"
+                " (SELECT paper_id FROM paper_ids WHERE scheme = 'pmid' AND value = ?)",
+                ((iso(now), pmid) for pmid in pmids),
+            )
+        return cur.rowcount
+
+    def matched_papers(
+        self, watches: Sequence[str] | None = None, since: dt.datetime | None = None
+    ) -> Iterator[StoredPaper]:
+        """Every stored paper that a watch matched as new (not seeded), oldest first."""
+        sql = (
+            "SELECT p.id, p.record, p.first_seen, p.updated, group_concat(DISTINCT m.watch)"
+            " FROM papers p JOIN paper_ids i ON i.paper_id = p.id AND i.scheme = 'pmid'"
+            " JOIN matches m ON m.pmid = i.value AND m.seeded = 0"
+            " WHERE p.deleted IS NULL"
+        )
+        args: list[object] = []
+        if watches:
+            sql += f" AND m.watch IN ({','.join('?' * len(watches))})"
+            args.extend(watches)
+        if since:
+            sql += " AND p.first_seen >= ?"
+            args.append(iso(since))
+        sql += " GROUP BY p.id ORDER BY p.first_seen, p.id"
+        for paper_id, record, first_seen, updated, names in self.conn.execute(sql, args).fetchall():
+            pmids = tuple(
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT value FROM paper_ids WHERE paper_id = ? AND scheme = 'pmid' ORDER BY value",
+                    (paper_id,),
+                )
+            )
+            yield StoredPaper(
+                paper=paper_from_json(record),
+                first_seen=from_iso(first_seen),
+                updated=from_iso(updated),
+                watches=tuple(sorted(names.split(","))),
+                pmids=pmids,
+            )
+
+
+def identifiers(paper: Paper) -> list[tuple[str, str]]:
+    ids = [("pmid", paper.pmid)]
+    if paper.doi:
+        ids.append(("doi", paper.doi))
+    if paper.pmcid:
+        ids.append(("pmcid", paper.pmcid))
+    return ids
+
+
+def merge_papers(c: sqlite3.Connection, *, keep: int, drop: int) -> None:
+    c.execute("UPDATE paper_ids SET paper_id = ? WHERE paper_id = ?", (keep, drop))
+    c.execute(
+        "UPDATE papers SET first_seen = MIN(first_seen, (SELECT first_seen FROM papers WHERE id = ?))"
+        " WHERE id = ?",
+        (drop, keep),
+    )
+    c.execute("DELETE FROM papers WHERE id = ?", (drop,))

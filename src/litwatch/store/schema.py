@@ -1,0 +1,105 @@
+"""Every table of the store, in one place, with the migrations that lead to it.
+
+Timestamps are UTC ISO 8601 strings ("2021-06-07T06:00:00+00:00"); calendar days are
+"YYYY-MM-DD". ``MIGRATIONS[n]`` takes a store from version n to n + 1.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the collect spine.
+    """
+    CREATE TABLE papers (
+        id            INTEGER PRIMARY KEY,
+        pmid          TEXT,               -- the first PMID this paper was met under
+        doi           TEXT,
+        pmcid         TEXT,
+        title         TEXT NOT NULL,
+        record        TEXT NOT NULL,      -- the Paper as JSON (store/codec.py)
+        date_revised  TEXT,
+        first_seen    TEXT NOT NULL,      -- the run's "now" when litwatch first stored it
+        updated       TEXT NOT NULL,      -- the run's "now" when the record last changed
+        deleted       TEXT                -- when PubMed withdrew it (DeleteCitation)
+    );
+    CREATE TABLE paper_ids (
+        scheme    TEXT NOT NULL,          -- pmid | doi | pmcid
+        value     TEXT NOT NULL,          -- normalised
+        paper_id  INTEGER NOT NULL REFERENCES papers(id),
+        PRIMARY KEY (scheme, value)
+    ) WITHOUT ROWID;
+    CREATE INDEX paper_ids_by_paper ON paper_ids(paper_id);
+
+    CREATE TABLE watches (
+        name         TEXT PRIMARY KEY,
+        term         TEXT NOT NULL,       -- the term the watch was seeded with
+        seeded_at    TEXT,
+        watermark    TEXT,                -- "now" of the last run whose results are committed
+        failing_since TEXT,               -- first failed run since the last success
+        last_error   TEXT
+    );
+    -- Which watch matched which PMID, and when. Seeded rows are the backlog a new watch
+    -- found on its first run: known, never new.
+    CREATE TABLE matches (
+        watch        TEXT NOT NULL,
+        pmid         TEXT NOT NULL,
+        matched_at   TEXT NOT NULL,
+        run_id       INTEGER NOT NULL,
+        seeded       INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (watch, pmid)
+    ) WITHOUT ROWID;
+    CREATE INDEX matches_by_pmid ON matches(pmid);
+    -- New PMIDs esearch found whose records efetch did not return yet.
+    CREATE TABLE pending (
+        watch     TEXT NOT NULL,
+        pmid      TEXT NOT NULL,
+        since     TEXT NOT NULL,
+        attempts  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (watch, pmid)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE runs (
+        id        INTEGER PRIMARY KEY,
+        started   TEXT NOT NULL,          -- wall clock
+        finished  TEXT,
+        now       TEXT NOT NULL,          -- the moment the run acted as (--now)
+        status    TEXT NOT NULL DEFAULT 'running'   -- running | ok | failed
+    );
+    CREATE TABLE run_watches (
+        run_id      INTEGER NOT NULL REFERENCES runs(id),
+        watch       TEXT NOT NULL,
+        window_from TEXT,
+        window_to   TEXT,
+        found       INTEGER NOT NULL,
+        new         INTEGER NOT NULL,
+        fetched     INTEGER NOT NULL,
+        pending     INTEGER NOT NULL,
+        seeded      INTEGER NOT NULL,
+        query_translation TEXT,
+        warnings    TEXT NOT NULL,        -- JSON list
+        error       TEXT,
+        PRIMARY KEY (run_id, watch)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the store to ``SCHEMA_VERSION``; returns the version it was at."""
+    found = current_version(conn)
+    if found > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"store schema version {found} is newer than this litwatch ({SCHEMA_VERSION})"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        conn.executescript(
+            f"BEGIN; {MIGRATIONS[version]}; PRAGMA user_version = {version + 1}; COMMIT;"
+        )
+    return found
