@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -78,7 +79,7 @@ def test_fractional_rates_round_down_or_stretch_the_window():
     for _ in range(4):
         slow.acquire()
         stamps.append(clock())
-    assert [b - a for a, b in zip(stamps, stamps[1:], strict=False)] == [2.0, 2.0, 2.0]
+    assert [b - a for a, b in itertools.pairwise(stamps)] == [2.0, 2.0, 2.0]
 
 
 @pytest.mark.parametrize("rate", [0, -1, float("nan"), float("inf")])

@@ -114,15 +114,16 @@ def normalize_doi(value: str | None) -> str | None:
 
 
 def _strip_trailing(doi: str) -> str:
-    while doi:
-        last = doi[-1]
-        if last in _DOI_TRAILING or last.isspace():
-            doi = doi[:-1]
-        elif last in _BRACKETS and doi.count(last) > doi.count(_BRACKETS[last]):
-            doi = doi[:-1]
-        else:
-            break
+    while doi and _is_trailing_junk(doi):
+        doi = doi[:-1]
     return doi
+
+
+def _is_trailing_junk(doi: str) -> bool:
+    last = doi[-1]
+    if last in _DOI_TRAILING or last.isspace():
+        return True
+    return last in _BRACKETS and doi.count(last) > doi.count(_BRACKETS[last])
 
 
 def normalize_pmcid(value: str | None) -> str | None:

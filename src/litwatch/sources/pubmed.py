@@ -133,9 +133,8 @@ class EntrezClient:
         self._rng = rng if rng is not None else random.Random()
         base = settings.base_url if settings.base_url.endswith("/") else settings.base_url + "/"
         self._base_url = base
-        self._identity = {"tool": settings.tool, "email": settings.email}
-        if settings.api_key:
-            self._identity["api_key"] = settings.api_key
+        identity = {"tool": settings.tool, "email": settings.email, "api_key": settings.api_key}
+        self._identity = {k: v for k, v in identity.items() if v}
         secret = settings.api_key or ""
         self._secrets = tuple(
             s for s in {secret, quote(secret, safe=""), quote_plus(secret)} if len(s) >= 4
@@ -167,7 +166,9 @@ class EntrezClient:
         if mindate > maxdate:
             raise ValueError(f"mindate {mindate} is after maxdate {maxdate}")
         if not re.fullmatch(r"[a-z]{2,8}", datetype):
-            raise ValueError(f"datetype must be an E-utilities date field like 'crdt', not {datetype!r}")
+            raise ValueError(
+                f"datetype must be an E-utilities date field like 'crdt', not {datetype!r}"
+            )
         problem = term_problem(term)
         if problem:
             raise QueryError(
@@ -292,15 +293,18 @@ class EntrezClient:
 
     def _fetch_batches(self, batches: list[list[str]], watch: str | None) -> Iterator[bytes]:
         for batch in batches:
-            form = {"db": "pubmed", "retmode": "xml", "id": ",".join(batch)}
-            body, _ = self._call(
-                "efetch.fcgi",
-                form,
-                watch=watch,
-                check=lambda r, n=len(batch): self._check_efetch(r, watch, n),
-                n_ids=len(batch),
-            )
-            yield body
+            yield self._fetch_batch(batch, watch)
+
+    def _fetch_batch(self, batch: list[str], watch: str | None) -> bytes:
+        form = {"db": "pubmed", "retmode": "xml", "id": ",".join(batch)}
+        body, _ = self._call(
+            "efetch.fcgi",
+            form,
+            watch=watch,
+            check=lambda r: self._check_efetch(r, watch, len(batch)),
+            n_ids=len(batch),
+        )
+        return body
 
     def _check_efetch(self, response: httpx.Response, watch: str | None, asked: int) -> bytes:
         body = self._check_http(response, "efetch.fcgi", watch)
@@ -371,6 +375,8 @@ class EntrezClient:
                     return check(response), attempt + 1
                 except _Retry as e:
                     failure = e
+                    if failure.status is None:
+                        failure.status = response.status_code
             if attempt + 1 == total:
                 break
             wait = self._wait(attempt, failure.retry_after)
@@ -465,7 +471,7 @@ class EntrezClient:
                 status=200,
                 hint="fix the watch's term",
             )
-        failure = _Retry(f"NCBI error: {message[:_SNIPPET]}", status=None)
+        failure = _Retry(f"NCBI error: {message[:_SNIPPET]}")
         failure.ncbi_error = True
         raise failure
 
@@ -602,9 +608,7 @@ def _probe_xml(body: bytes) -> _Probe:
     ):
         return _Probe(malformed="it does not end with </PubmedArticleSet>")
     target = _ProbeTarget()
-    parser = etree.XMLParser(
-        target=target, resolve_entities=False, no_network=True, load_dtd=False
-    )
+    parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True, load_dtd=False)
     try:
         parser.feed(body)
         return parser.close()

@@ -1,0 +1,414 @@
+"""Records for the E-utilities stand-in: load PubMed XML, keep each record verbatim, index it.
+
+Independent of `litwatch.parse` on purpose: the stand-in is the yardstick the real parser is
+measured against, so it must not share its code. Extraction here is the minimum the query
+language needs.
+
+Dates (checked against NLM's documentation of the 2025 DTD, `att-PubStatus` for
+`pubmed_250101.dtd`: "pubmed: PubMed Entry Date [edat]; medline: PubMed MeSH Date [mhda];
+entrez: PubMed Create Date [crdt]", and NLM Technical Bulletin Nov-Dec 2008, "Create Date
+displays in the XML format in the PubMedPubDate element with the PubStatus attribute
+'entrez'"):
+
+- crdt = `PubMedPubDate[@PubStatus="entrez"]`
+- edat = `PubMedPubDate[@PubStatus="pubmed"]`
+- mhda = `PubMedPubDate[@PubStatus="medline"]`
+- pdat = `Journal/JournalIssue/PubDate` (first month / first day when partial)
+- mdat = `MedlineCitation/DateRevised`
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import re
+import sys
+import threading
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+SEP = "\x00"  # between two values of one field: a phrase never matches across it
+
+TEXT_FIELDS = ("ti", "ab", "ot", "ad", "mh", "sh", "pt", "nm", "au", "ta")
+DATE_FIELDS = ("crdt", "edat", "pdat", "mdat", "mhda")
+_PUBSTATUS_DATE = {"entrez": "crdt", "pubmed": "edat", "medline": "mhda"}
+
+_RECORD_RE = re.compile(rb"<(PubmedArticle|PubmedBookArticle|DeleteCitation)\b.*?</\1\s*>", re.S)
+_WORD_RE = re.compile(r"[^\W_]+")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
+LANGUAGES = {
+    "eng": "english",
+    "fre": "french",
+    "ger": "german",
+    "spa": "spanish",
+    "ita": "italian",
+    "jpn": "japanese",
+    "chi": "chinese",
+    "rus": "russian",
+    "por": "portuguese",
+    "dut": "dutch",
+    "pol": "polish",
+    "kor": "korean",
+    "tur": "turkish",
+    "per": "persian",
+    "ara": "arabic",
+    "cze": "czech",
+    "swe": "swedish",
+    "nor": "norwegian",
+    "dan": "danish",
+    "fin": "finnish",
+    "gre": "greek",
+    "heb": "hebrew",
+    "hun": "hungarian",
+}
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics (PubMed searches are accent-insensitive)."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def tokenize(text: str) -> list[str]:
+    """Words: case-, accent- and punctuation-insensitive; hyphens and slashes split."""
+    return _WORD_RE.findall(fold(text))
+
+
+def normalize_value(text: str) -> str:
+    return " ".join(tokenize(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    pmid: int
+    xml: bytes  # the record exactly as it was in the source file
+    texts: dict[str, tuple[str, ...]]  # text field -> tokens (SEP between values)
+    values: dict[str, frozenset[str]]  # value field -> normalized whole values
+    dates: dict[str, int]  # date field -> date.toordinal()
+    sort_title: str = ""
+    sort_author: str = ""
+    sort_journal: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What one PubMed XML document holds: records and DeleteCitation PMIDs, in order."""
+
+    records: list[Record]
+    deleted: list[int] = field(default_factory=list)
+
+
+# --- extraction -------------------------------------------------------------------------
+
+
+def _text(el: etree._Element | None) -> str:
+    return "".join(el.itertext()) if el is not None else ""
+
+
+def _int(text: str | None, default: int = 0) -> int:
+    try:
+        return int((text or "").strip())
+    except ValueError:
+        return default
+
+
+def _month(text: str | None) -> int:
+    text = (text or "").strip().lower()
+    if text.isdigit():
+        return min(max(int(text), 1), 12)
+    return _MONTHS.get(text[:3], _SEASONS.get(text, 1))
+
+
+def _ymd(year: int, month: int = 1, day: int = 1) -> int | None:
+    if not 1 <= year <= 9999:
+        return None
+    month = min(max(month, 1), 12)
+    for d in (day, 28):
+        try:
+            return dt.date(year, month, max(d, 1)).toordinal()
+        except ValueError:
+            continue
+    return None
+
+
+def _date_el(el: etree._Element | None) -> int | None:
+    if el is None:
+        return None
+    year = _int(el.findtext("Year"))
+    if year:
+        return _ymd(year, _month(el.findtext("Month")), _int(el.findtext("Day"), 1))
+    medline = el.findtext("MedlineDate") or ""  # "2021 Jan-Feb", "2020-2021", "2021 Spring"
+    m = re.search(r"(\d{4})(?:\s+([A-Za-z]+))?", medline)
+    if not m:
+        return None
+    return _ymd(int(m.group(1)), _month(m.group(2)) if m.group(2) else 1)
+
+
+def _seq(values: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for value in values:
+        toks = tokenize(value)
+        if toks:
+            if out:
+                out.append(SEP)
+            out.extend(sys.intern(t) for t in toks)
+    return tuple(out)
+
+
+def extract(el: etree._Element, xml: bytes) -> Record | None:
+    """One PubmedArticle / PubmedBookArticle element -> Record (None without a PMID)."""
+    base = el.find("MedlineCitation")
+    if base is None:
+        base = el.find("BookDocument")
+    if base is None:
+        return None
+    pmid = _int(base.findtext("PMID"))
+    if pmid <= 0:
+        return None
+    art = base.find("Article")
+    if art is None:
+        art = base
+    title = _text(art.find("ArticleTitle")) or _text(art.find("Book/BookTitle"))
+    abstract = [_text(t) for t in art.iterfind("Abstract/AbstractText")]
+    keywords = [_text(k) for k in base.iterfind("KeywordList/Keyword")]
+    pubtypes = [_text(p) for p in art.iterfind("PublicationTypeList/PublicationType")]
+    languages = [(_text(x)).strip().lower() for x in art.iterfind("Language")]
+    affiliations = [_text(a) for a in art.iterfind("AuthorList/Author/AffiliationInfo/Affiliation")]
+    substances = [_text(c) for c in base.iterfind("ChemicalList/Chemical/NameOfSubstance")]
+    suppl = [_text(s) for s in base.iterfind("SupplMeshList/SupplMeshName")]
+
+    descriptors: list[str] = []
+    qualifiers: list[str] = []
+    mh_values: set[str] = set()
+    majr_values: set[str] = set()
+    for heading in base.iterfind("MeshHeadingList/MeshHeading"):
+        desc_el = heading.find("DescriptorName")
+        desc = normalize_value(_text(desc_el))
+        if not desc:
+            continue
+        descriptors.append(_text(desc_el))
+        mh_values.add(desc)
+        major = desc_el.get("MajorTopicYN") == "Y"
+        for q in heading.iterfind("QualifierName"):
+            qual = normalize_value(_text(q))
+            qualifiers.append(_text(q))
+            mh_values.add(f"{desc} {qual}")
+            if q.get("MajorTopicYN") == "Y":
+                major = True
+                majr_values.add(f"{desc} {qual}")
+        if major:
+            majr_values.add(desc)
+    mh_values.update(normalize_value(s) for s in suppl)
+
+    authors: set[str] = set()
+    author_names: list[str] = []
+    first_author = ""
+    for a in art.iterfind("AuthorList/Author"):
+        last = a.findtext("LastName") or ""
+        if last:
+            initials = a.findtext("Initials") or ""
+            fore = a.findtext("ForeName") or ""
+            authors.add(normalize_value(f"{last} {initials}"))
+            if fore:
+                authors.add(normalize_value(f"{last} {fore}"))
+            author_names.append(f"{last} {initials} {fore}")
+            first_author = first_author or f"{last} {initials}"
+        elif (collective := _text(a.find("CollectiveName"))).strip():
+            authors.add(normalize_value(collective))
+            author_names.append(collective)
+            first_author = first_author or collective
+    authors.discard("")
+
+    journal = art.find("Journal")
+    journal_names = [
+        _text(journal.find("Title")) if journal is not None else "",
+        _text(journal.find("ISOAbbreviation")) if journal is not None else "",
+        base.findtext("MedlineJournalInfo/MedlineTA") or "",
+    ]
+    journal_names = [j for j in journal_names if j.strip()]
+
+    ids = {normalize_value(_text(i)) for i in el.iterfind("PubmedData/ArticleIdList/ArticleId")}
+    ids.update(normalize_value(_text(i)) for i in art.iterfind("ELocationID"))
+    pmc = any(i.get("IdType") == "pmc" for i in el.iterfind("PubmedData/ArticleIdList/ArticleId"))
+
+    dates: dict[str, int] = {}
+    for d in el.iterfind("*/History/PubMedPubDate"):
+        name = _PUBSTATUS_DATE.get(d.get("PubStatus", ""))
+        if name and name not in dates and (value := _date_el(d)) is not None:
+            dates[name] = value
+    pubdate = _date_el(art.find("Journal/JournalIssue/PubDate"))
+    if pubdate is None:
+        pubdate = _date_el(base.find("Book/PubDate"))
+    if pubdate is not None:
+        dates["pdat"] = pubdate
+    revised = _date_el(base.find("DateRevised"))
+    if revised is not None:
+        dates["mdat"] = revised
+
+    languages_values = set(languages) | {LANGUAGES[x] for x in languages if x in LANGUAGES}
+    filters = set()
+    if any(a.strip() for a in abstract):
+        filters.add("hasabstract")
+    if pmc:
+        filters.update({"free full text", "pubmed pmc", "pmc"})
+    if base.get("Status") == "MEDLINE":
+        filters.add("medline")
+
+    return Record(
+        pmid=pmid,
+        xml=xml,
+        texts={
+            "ti": _seq([title]),
+            "ab": _seq(abstract),
+            "ot": _seq(keywords),
+            "ad": _seq(affiliations),
+            "mh": _seq(descriptors + suppl),
+            "sh": _seq(qualifiers),
+            "pt": _seq(pubtypes),
+            "nm": _seq(substances + suppl),
+            "au": _seq(author_names),
+            "ta": _seq(journal_names),
+        },
+        values={
+            "mh": frozenset(mh_values),
+            "majr": frozenset(majr_values),
+            "sh": frozenset(normalize_value(q) for q in qualifiers),
+            "pt": frozenset(normalize_value(p) for p in pubtypes),
+            "la": frozenset(languages_values),
+            "au": frozenset(authors),
+            "ta": frozenset(normalize_value(j) for j in journal_names),
+            "nm": frozenset(normalize_value(s) for s in substances + suppl),
+            "aid": frozenset(ids - {""}),
+            "sb": frozenset(filters),
+        },
+        dates=dates,
+        sort_title=fold(title),
+        sort_author=fold(first_author),
+        sort_journal=fold(journal_names[-1] if journal_names else ""),
+    )
+
+
+_PARSER = etree.XMLParser(resolve_entities=False, huge_tree=True, no_network=True)
+_RECOVER = etree.XMLParser(
+    resolve_entities=False, huge_tree=True, no_network=True, recover=True
+)
+
+
+def parse_chunk(chunk: bytes) -> etree._Element | None:
+    try:
+        return etree.fromstring(chunk, _PARSER)
+    except etree.XMLSyntaxError:
+        return etree.fromstring(chunk, _RECOVER)
+
+
+def load_bytes(data: bytes) -> Loaded:
+    """Split a PubmedArticleSet (or bare record fragments) into verbatim records."""
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    records: list[Record] = []
+    deleted: list[int] = []
+    for m in _RECORD_RE.finditer(data):
+        chunk = m.group(0)
+        el = parse_chunk(chunk)
+        if el is None:
+            continue
+        if m.group(1) == b"DeleteCitation":
+            for p in el.iterfind("PMID"):
+                if (pmid := _int(p.text)) > 0:
+                    deleted.append(pmid)
+            continue
+        record = extract(el, chunk)
+        if record is not None:
+            records.append(record)
+    return Loaded(records, deleted)
+
+
+def load_path(path: Path) -> Loaded:
+    return load_bytes(Path(path).read_bytes())
+
+
+# --- index --------------------------------------------------------------------------------
+
+
+class Index:
+    """Inverted index over a fixed set of records (immutable once built)."""
+
+    def __init__(self, records: Iterable[Record]):
+        self.records: dict[int, Record] = {}
+        for r in records:
+            self.records[r.pmid] = r  # a later version of a record replaces an earlier one
+        self.text: dict[str, dict[str, set[int]]] = {f: {} for f in TEXT_FIELDS}
+        self.values: dict[str, dict[str, set[int]]] = {}
+        self.dates: dict[str, list[tuple[int, int]]] = {f: [] for f in DATE_FIELDS}
+        for r in self.records.values():
+            for f, toks in r.texts.items():
+                postings = self.text[f]
+                for t in set(toks):
+                    if t != SEP:
+                        postings.setdefault(t, set()).add(r.pmid)
+            for f, vals in r.values.items():
+                postings = self.values.setdefault(f, {})
+                for v in vals:
+                    postings.setdefault(v, set()).add(r.pmid)
+            for f, ordinal in r.dates.items():
+                self.dates[f].append((ordinal, r.pmid))
+        for entries in self.dates.values():
+            entries.sort()
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The records of one or more files, after DeleteCitation is applied."""
+
+    index: Index
+    sources: tuple[Path, ...]
+    deleted: frozenset[int]
+
+
+_CACHE: dict[tuple, Corpus] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def default_records_path() -> Path:
+    return Path(__file__).resolve().parent / "data" / "pubmed-slice.xml.gz"
+
+
+def load_corpus(paths: Sequence[Path]) -> Corpus:
+    """Parse files once per process (keyed by path, size and mtime) and share the result."""
+    resolved = tuple(Path(p).resolve() for p in paths)
+    key = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in resolved)
+    with _CACHE_LOCK:
+        corpus = _CACHE.get(key)
+        if corpus is None:
+            corpus = _CACHE[key] = _build(resolved)
+        return corpus
+
+
+def _build(paths: Sequence[Path]) -> Corpus:
+    merged: dict[int, Record] = {}
+    deleted: set[int] = set()
+    for path in paths:
+        loaded = load_path(path)
+        for r in loaded.records:
+            merged[r.pmid] = r
+            deleted.discard(r.pmid)
+        for pmid in loaded.deleted:
+            merged.pop(pmid, None)
+            deleted.add(pmid)
+    return Corpus(Index(merged.values()), tuple(paths), frozenset(deleted))
