@@ -15,12 +15,14 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 from Bio import Entrez
+from lxml import etree
 
 from litwatch import __version__
 from litwatch.config import EntrezSettings
 from litwatch.errors import QueryError, RateLimited, SourceError
 from litwatch.parse.esearch import MalformedResponse, parse_esearch
 from litwatch.sources.pubmed import EntrezClient, SearchResult, make_http_client, term_problem
+from litwatch.sources.ratelimit import SHARED_MARGIN, RateLimiter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entrez"
 KEY = "0123456789abcdef0123456789abcdef0123"  # shaped like an NCBI api_key
@@ -673,3 +675,109 @@ def test_empty_email_is_not_sent():
     h = Harness(Server(ok()), email="")
     h.search()
     assert "email" not in h.server.forms[0]
+
+
+# -- integration: the local E-utilities stand-in serving real PubMed records -------------------
+
+eutils = pytest.importorskip("litwatch.standin.eutils", reason="the E-utilities stand-in")
+
+
+@pytest.fixture(scope="module")
+def standin():
+    with eutils.EutilsStandin() as server:
+        yield server
+
+
+@pytest.fixture
+def live(standin):
+    """A client on the stand-in: fresh log and faults, its own limiter at NCBI's keyed rate."""
+    standin.reset()
+    client = EntrezClient(
+        settings(base_url=standin.base_url, backoff=0.05, batch_size=200, timeout=5.0),
+        limiter=RateLimiter(10, margin=SHARED_MARGIN),  # as shared_limiter(10), not shared
+    )
+    with client:
+        yield client
+
+
+def record_pmids(document: bytes) -> list[str]:
+    root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+    return [p.text for p in root.iterfind("PubmedArticle/MedlineCitation/PMID")]
+
+
+def test_standin_search_finds_the_kratom_papers_of_the_slice(standin, live):
+    result = live.search(
+        "kratom OR mitragynine",
+        mindate=dt.date(2000, 1, 1),
+        maxdate=dt.date(2030, 12, 31),
+        watch="kratom-pain",
+    )
+    assert result.ids and result.count == len(result.ids)
+    assert {int(p) for p in result.ids} <= standin.pmids
+    assert "kratom" in (result.query_translation or "")
+    assert result.requests == 1
+    (request,) = standin.requests
+    assert request.method == "POST" and request.endpoint == "esearch"
+    assert request.params["api_key"] == "***"  # it was sent (the stand-in never keeps it)
+    assert request.params["mindate"] == "2000/01/01" and request.params["datetype"] == "crdt"
+
+
+def test_standin_fetch_250_pmids_in_two_posts(standin, live):
+    wanted = [str(p) for p in sorted(standin.pmids)[:250]]
+    documents = list(live.fetch(wanted, watch="kratom-pain"))
+    assert len(documents) == 2
+    assert standin.count("efetch") == 2
+    assert [r.ids for r in standin.requests] == [200, 50]
+    assert all(r.method == "POST" for r in standin.requests)
+    got = [pmid for document in documents for pmid in record_pmids(document)]
+    assert sorted(got) == sorted(wanted)
+
+
+@pytest.mark.parametrize("kind", ["truncate", "reset"])
+def test_standin_fetch_survives_truncate_and_reset(standin, live, kind):
+    wanted = [str(p) for p in sorted(standin.pmids)[:20]]
+    standin.faults.push("efetch", kind)
+    (document,) = live.fetch(wanted, watch="kratom-pain")
+    assert sorted(record_pmids(document)) == sorted(wanted)
+    assert standin.count("efetch") == 2
+    assert [r.fault for r in standin.requests] == [kind, None]
+
+
+@pytest.mark.parametrize(
+    ("kind", "opts"),
+    [
+        ("truncate", {}),
+        ("reset", {}),
+        ("status", {"status": 429}),
+        ("status", {"status": 502}),
+        ("backend_error", {}),
+        ("json_error", {}),
+        ("empty", {}),
+    ],
+)
+def test_standin_search_survives_faults(standin, live, kind, opts):
+    standin.faults.push("esearch", kind, **opts)
+    result = live.search(
+        "neuropathic pain", mindate=dt.date(2000, 1, 1), maxdate=dt.date(2030, 12, 31)
+    )
+    assert result.ids and result.requests == 2
+    assert standin.count("esearch") == 2
+
+
+def test_standin_never_sees_us_over_the_rate_limit(standin, live):
+    for _ in range(12):  # more than one second's worth at 10/s
+        live.search("pain", mindate=dt.date(2021, 1, 1), maxdate=dt.date(2021, 12, 31))
+    assert standin.count("esearch") == 12
+    assert all(r.status == 200 for r in standin.requests)
+
+
+def test_standin_rejected_key_is_a_source_error_without_the_key():
+    with eutils.EutilsStandin(api_keys={"the-right-key-0000"}) as server:
+        client = EntrezClient(
+            settings(base_url=server.base_url), limiter=RateLimiter(10), sleep=lambda s: None
+        )
+        with client, pytest.raises(SourceError) as info:
+            client.search("pain", mindate=JAN_1, maxdate=JAN_31, watch="kratom-pain")
+        assert info.value.status == 400
+        assert KEY not in str(info.value) and "[entrez].api_key" in str(info.value)
+        assert server.count("esearch") == 1

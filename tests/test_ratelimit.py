@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from litwatch.sources.ratelimit import RateLimiter, shared_limiter
+from litwatch.sources.ratelimit import SHARED_MARGIN, RateLimiter, shared_limiter
 
 
 class FakeClock:
@@ -141,6 +141,19 @@ def test_shared_limiter_is_one_per_rate_and_lazy():
     assert shared_limiter(3.0) is a
     assert shared_limiter(10) is not a
     assert a.rate == 3.0
+    assert a.window == pytest.approx(1.0 + SHARED_MARGIN)  # slack for arrival jitter
+
+
+def test_margin_widens_the_window():
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock, sleep=clock.sleep, margin=0.1)
+    stamps = []
+    for _ in range(6):
+        limiter.acquire()
+        stamps.append(clock())
+    assert [s - stamps[0] for s in stamps] == pytest.approx([0, 0, 1.1, 1.1, 2.2, 2.2])
+    with pytest.raises(ValueError):
+        RateLimiter(2, margin=-0.1)
 
 
 def test_shared_limiter_is_safe_to_create_from_many_threads():

@@ -25,13 +25,23 @@ XML, efetch without ``</PubmedArticleSet>``
                                               query/unbalanced)
 other HTTP 4xx (400 = rejected api_key)        ``SourceError`` at once, body redacted, a hint
 ErrorList/FieldNotFound                        ``QueryError``: NCBI dropped part of the query
-ErrorList/PhraseNotFound                       a warning (the query is valid, finds nothing)
+ErrorList/PhraseNotFound                       a warning, with or without ids: the query is
+                                              valid, one phrase matches no record
 WarningList/*                                  warnings ("PhraseIgnored: of", ...)
 ============================================  =============================================
 
 NCBI does *not* reject unbalanced parentheses: it runs what it could read and says so at most
 in a WarningList, which silently changes the query. So unbalanced parentheses, brackets or
 quotes are refused here, before any request, as a ``QueryError``.
+
+Sources for the ``<ERROR>`` texts: biopython issues #5025 and metapub #73 ("Search Backend
+failed: Database is not supported: pubmed", an outage in July 2025), biopython #3890 ("Unable
+to open connection to #PMQuerySrv"), biopython #4189/#4193 (retstart >= 9999, which litwatch
+never sends), kblin/ncbi-entrez-error-messages (proxy texts in 200 bodies); "Empty term and
+query_key - nothing todo" for an empty term, and no ``<ERROR>`` for ``melanoma AND (``,
+as observed against the live endpoint in public client test suites. NCBI publishes no list of
+its error messages, so an unknown ``<ERROR>`` is treated as transient and, if it persists,
+reported as a ``SourceError`` whose hint says to try the query on the PubMed website.
 """
 
 from __future__ import annotations
@@ -185,6 +195,31 @@ class EntrezClient:
             query_translation=acc.query_translation,
             warnings=tuple(acc.warnings),
             requests=acc.requests,
+        )
+
+    def count(self, term: str, *, watch: str | None = None) -> SearchResult:
+        """How many records match ``term`` in all of PubMed, with PubMed's translation and
+        warnings, in one request and without ids (for ``litwatch check --online``)."""
+        problem = term_problem(term)
+        if problem:
+            raise QueryError(
+                f"the query cannot be sent to PubMed: {problem}",
+                watch=watch,
+                url=self._safe_url("esearch.fcgi"),
+                hint="fix the watch's term",
+            )
+        form = {"db": "pubmed", "term": term, "retmax": "0", "retmode": "xml"}
+        page, attempts = self._call(
+            "esearch.fcgi", form, watch=watch, check=lambda r: self._check_esearch(r, watch)
+        )
+        acc = _Accumulator()
+        acc.note(page)
+        return SearchResult(
+            ids=(),
+            count=page.count,
+            query_translation=acc.query_translation,
+            warnings=tuple(acc.warnings),
+            requests=attempts,
         )
 
     def fetch(self, pmids: Sequence[str], *, watch: str | None = None) -> Iterator[bytes]:

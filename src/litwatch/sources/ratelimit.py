@@ -11,6 +11,12 @@ of that length holds at most ``capacity`` starts:
 A start time is recorded under the lock at the moment the slot is granted; waiting happens
 outside the lock, then the check is made again, so a thread that sleeps never blocks the others
 from reading the clock.
+
+``margin`` widens the window. The server counts requests when they *arrive*: a new connection
+or network jitter delays one request more than the next, so starts exactly one second apart
+can arrive 0.99 s apart and be the eleventh "in one second" (seen against the local stand-in:
+one 429 in twelve requests at 10/s without a margin). ``shared_limiter`` therefore uses
+``SHARED_MARGIN`` (0.1 s): at most ``rate`` starts in any 1.1 s, under 10% of throughput.
 """
 
 from __future__ import annotations
@@ -33,12 +39,15 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] = time.sleep,
+        margin: float = 0.0,
     ) -> None:
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"rate must be a positive number of requests per second, not {rate!r}")
+        if not (margin >= 0 and math.isfinite(margin)):
+            raise ValueError(f"margin must be a number of seconds >= 0, not {margin!r}")
         self.rate = float(rate)
         self.capacity = max(1, math.floor(self.rate))
-        self.window = 1.0 if self.rate >= 1 else 1.0 / self.rate
+        self.window = (1.0 if self.rate >= 1 else 1.0 / self.rate) + margin
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -59,18 +68,20 @@ class RateLimiter:
             self._sleep(wait)
 
     def __repr__(self) -> str:
-        return f"RateLimiter(rate={self.rate:g})"
+        return f"RateLimiter(rate={self.rate:g}, window={self.window:g})"
 
+
+SHARED_MARGIN = 0.1  # seconds added to the window of the process-wide limiters
 
 _registry: dict[float, RateLimiter] = {}
 _registry_lock = threading.Lock()
 
 
 def shared_limiter(rate: float) -> RateLimiter:
-    """The one limiter of this process for ``rate`` (created on first use)."""
+    """The one limiter of this process for ``rate`` (created on first use, with a margin)."""
     key = float(rate)
     with _registry_lock:
         limiter = _registry.get(key)
         if limiter is None:
-            limiter = _registry[key] = RateLimiter(key)
+            limiter = _registry[key] = RateLimiter(key, margin=SHARED_MARGIN)
         return limiter
