@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import re
-import sys
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -37,15 +36,15 @@ TEXT_FIELDS = ("ti", "ab", "ot", "ad", "mh", "sh", "pt", "nm", "au", "ta")
 DATE_FIELDS = ("crdt", "edat", "pdat", "mdat", "mhda")
 _PUBSTATUS_DATE = {"entrez": "crdt", "pubmed": "edat", "medline": "mhda"}
 
-_RECORD_RE = re.compile(rb"<(PubmedArticle|PubmedBookArticle|DeleteCitation)\b.*?</\1\s*>", re.S)
+_START_RE = re.compile(rb"<(PubmedArticle|PubmedBookArticle|DeleteCitation)[\s>]")
 _WORD_RE = re.compile(r"[^\W_]+")
+_COMBINING_RE = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _MONTHS = {
     m: i
     for i, m in enumerate(
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
     )
 }
-_SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
 LANGUAGES = {
     "eng": "english",
     "fre": "french",
@@ -78,8 +77,7 @@ def fold(text: str) -> str:
     text = text.lower()
     if text.isascii():
         return text
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text))
 
 
 def tokenize(text: str) -> list[str]:
@@ -94,8 +92,9 @@ def normalize_value(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Record:
     pmid: int
+    version: int  # PMID Version: versioned citations carry 2, 3, ...
     xml: bytes  # the record exactly as it was in the source file
-    texts: dict[str, tuple[str, ...]]  # text field -> tokens (SEP between values)
+    texts: dict[str, str]  # text field -> tokens joined by " " (values by " SEP ")
     values: dict[str, frozenset[str]]  # value field -> normalized whole values
     dates: dict[str, int]  # date field -> date.toordinal()
     sort_title: str = ""
@@ -129,7 +128,7 @@ def _month(text: str | None) -> int:
     text = (text or "").strip().lower()
     if text.isdigit():
         return min(max(int(text), 1), 12)
-    return _MONTHS.get(text[:3], _SEASONS.get(text, 1))
+    return _MONTHS.get(text[:3], 1)  # a season or nothing: the first month
 
 
 def _ymd(year: int, month: int = 1, day: int = 1) -> int | None:
@@ -157,15 +156,10 @@ def _date_el(el: etree._Element | None) -> int | None:
     return _ymd(int(m.group(1)), _month(m.group(2)) if m.group(2) else 1)
 
 
-def _seq(values: Iterable[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    for value in values:
-        toks = tokenize(value)
-        if toks:
-            if out:
-                out.append(SEP)
-            out.extend(sys.intern(t) for t in toks)
-    return tuple(out)
+def _joined(values: Iterable[str]) -> str:
+    """Tokens joined by spaces, values joined by SEP: phrase search is a substring search."""
+    parts = [" ".join(toks) for v in values if (toks := tokenize(v))]
+    return f" {SEP} ".join(parts)
 
 
 def extract(el: etree._Element, xml: bytes) -> Record | None:
@@ -175,7 +169,8 @@ def extract(el: etree._Element, xml: bytes) -> Record | None:
         base = el.find("BookDocument")
     if base is None:
         return None
-    pmid = _int(base.findtext("PMID"))
+    pmid_el = base.find("PMID")
+    pmid = _int(pmid_el.text if pmid_el is not None else None)
     if pmid <= 0:
         return None
     art = base.find("Article")
@@ -269,18 +264,19 @@ def extract(el: etree._Element, xml: bytes) -> Record | None:
 
     return Record(
         pmid=pmid,
+        version=_int(pmid_el.get("Version"), 1),
         xml=xml,
         texts={
-            "ti": _seq([title]),
-            "ab": _seq(abstract),
-            "ot": _seq(keywords),
-            "ad": _seq(affiliations),
-            "mh": _seq(descriptors + suppl),
-            "sh": _seq(qualifiers),
-            "pt": _seq(pubtypes),
-            "nm": _seq(substances + suppl),
-            "au": _seq(author_names),
-            "ta": _seq(journal_names),
+            "ti": _joined([title]),
+            "ab": _joined(abstract),
+            "ot": _joined(keywords),
+            "ad": _joined(affiliations),
+            "mh": _joined(descriptors + suppl),
+            "sh": _joined(qualifiers),
+            "pt": _joined(pubtypes),
+            "nm": _joined(substances + suppl),
+            "au": _joined(author_names),
+            "ta": _joined(journal_names),
         },
         values={
             "mh": frozenset(mh_values),
@@ -302,9 +298,7 @@ def extract(el: etree._Element, xml: bytes) -> Record | None:
 
 
 _PARSER = etree.XMLParser(resolve_entities=False, huge_tree=True, no_network=True)
-_RECOVER = etree.XMLParser(
-    resolve_entities=False, huge_tree=True, no_network=True, recover=True
-)
+_RECOVER = etree.XMLParser(resolve_entities=False, huge_tree=True, no_network=True, recover=True)
 
 
 def parse_chunk(chunk: bytes) -> etree._Element | None:
@@ -320,12 +314,18 @@ def load_bytes(data: bytes) -> Loaded:
         data = gzip.decompress(data)
     records: list[Record] = []
     deleted: list[int] = []
-    for m in _RECORD_RE.finditer(data):
-        chunk = m.group(0)
+    pos = 0
+    while m := _START_RE.search(data, pos):
+        name = m.group(1)
+        end = data.find(b"</" + name + b">", m.end())
+        if end < 0:
+            break
+        pos = end + len(name) + 3
+        chunk = data[m.start() : pos]
         el = parse_chunk(chunk)
         if el is None:
             continue
-        if m.group(1) == b"DeleteCitation":
+        if name == b"DeleteCitation":
             for p in el.iterfind("PMID"):
                 if (pmid := _int(p.text)) > 0:
                     deleted.append(pmid)
@@ -348,28 +348,42 @@ class Index:
 
     def __init__(self, records: Iterable[Record]):
         self.records: dict[int, Record] = {}
+        self.versions: dict[tuple[int, int], Record] = {}
+        self._vocab: dict[tuple[str, str], list[str]] = {}
         for r in records:
-            self.records[r.pmid] = r  # a later version of a record replaces an earlier one
+            self.versions[(r.pmid, r.version)] = r
+            latest = self.records.get(r.pmid)
+            if latest is None or latest.version <= r.version:  # the latest version is current
+                self.records[r.pmid] = r
         self.text: dict[str, dict[str, set[int]]] = {f: {} for f in TEXT_FIELDS}
         self.values: dict[str, dict[str, set[int]]] = {}
         self.dates: dict[str, list[tuple[int, int]]] = {f: [] for f in DATE_FIELDS}
         for r in self.records.values():
-            for f, toks in r.texts.items():
+            for f, joined in r.texts.items():
                 postings = self.text[f]
-                for t in set(toks):
-                    if t != SEP:
-                        postings.setdefault(t, set()).add(r.pmid)
+                for t in set(joined.split()):
+                    postings.setdefault(t, set()).add(r.pmid)
             for f, vals in r.values.items():
                 postings = self.values.setdefault(f, {})
                 for v in vals:
                     postings.setdefault(v, set()).add(r.pmid)
             for f, ordinal in r.dates.items():
                 self.dates[f].append((ordinal, r.pmid))
+        for postings in self.text.values():
+            postings.pop(SEP, None)
         for entries in self.dates.values():
             entries.sort()
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def vocabulary(self, kind: str, part: str) -> list[str]:
+        """The sorted words ("t") or values ("v") of a field, for wildcard expansion."""
+        vocab = self._vocab.get((kind, part))
+        if vocab is None:  # built once per index; two threads may both build it, harmlessly
+            postings = self.text[part] if kind == "t" else self.values.get(part, {})
+            vocab = self._vocab[(kind, part)] = sorted(postings)
+        return vocab
 
 
 @dataclass(frozen=True)
@@ -401,14 +415,15 @@ def load_corpus(paths: Sequence[Path]) -> Corpus:
 
 
 def _build(paths: Sequence[Path]) -> Corpus:
-    merged: dict[int, Record] = {}
+    merged: dict[tuple[int, int], Record] = {}
     deleted: set[int] = set()
     for path in paths:
         loaded = load_path(path)
         for r in loaded.records:
-            merged[r.pmid] = r
+            merged[(r.pmid, r.version)] = r
             deleted.discard(r.pmid)
         for pmid in loaded.deleted:
-            merged.pop(pmid, None)
+            for key in [k for k in merged if k[0] == pmid]:
+                del merged[key]
             deleted.add(pmid)
     return Corpus(Index(merged.values()), tuple(paths), frozenset(deleted))

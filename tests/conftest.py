@@ -1,0 +1,26 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+
+from litwatch.standin.eutils import EutilsStandin
+
+# The shipped slice comes from a PubMed update file of 2021-06-07; "today" for the stand-in's
+# reldate and "last N days" is the day after.
+STANDIN_TODAY = dt.date(2021, 6, 8)
+
+
+@pytest.fixture
+def eutils() -> Iterator[EutilsStandin]:
+    """A started E-utilities stand-in on the shipped slice of real PubMed records.
+
+    NCBI's rate limit is on (3 requests/s, 10 with an API key). `eutils.base_url` ends with
+    a slash; `eutils.faults`, `eutils.requests`, `eutils.count(...)` for the rest. Starting
+    one is cheap: the parsed records are cached per process.
+    """
+    with EutilsStandin(today=STANDIN_TODAY) as standin:
+        yield standin
