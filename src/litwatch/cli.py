@@ -15,17 +15,22 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from litwatch import __version__
 from litwatch.config import (
     Settings,
+    check_subscriptions,
     find_config,
     load_settings,
     load_watches,
     parse_now,
 )
 from litwatch.errors import ConfigError, LitwatchError, StoreBusy
-from litwatch.records import RunReport, Watch
+
+if TYPE_CHECKING:
+    from litwatch.deliver.digests import DeliveryReport
+from litwatch.records import RunReport, Subscription, Watch
 
 log = logging.getLogger("litwatch")
 
@@ -40,6 +45,10 @@ EXAMPLES = {
     "demo": "litwatch demo                     # writes ./litwatch-demo\n"
     "  litwatch demo --dir /tmp/lw-demo",
     "init": "litwatch init                     # litwatch.toml + queries/ in this folder",
+    "daemon": "litwatch daemon                   # runs until SIGTERM; systemd-friendly",
+    "preview": "litwatch preview weekly --format text\n"
+    "  litwatch preview weekly --format html --now 2021-06-07 > next.html",
+    "send-test": "litwatch send-test weekly --to me@example.org",
 }
 
 
@@ -106,11 +115,29 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     run = command("run", "Collect new papers for every watch (one-shot, for cron and CI).")
-    run.add_argument("--watch", action="append", metavar="NAME", help="only this watch (repeatable)")
+    run.add_argument(
+        "--watch", action="append", metavar="NAME", help="only this watch (repeatable)"
+    )
     run.add_argument(
         "--now",
         metavar="ISO8601",
         help="act as if it were this moment (default: $LITWATCH_NOW, else the clock)",
+    )
+    run.add_argument(
+        "--no-deliver", action="store_true", help="collect only; send no digest, write no feed"
+    )
+    daemon = command("daemon", "Run the watches and digests on their schedules until stopped.")
+    daemon.add_argument(
+        "--no-catch-up", action="store_true", help="do not run everything once at start"
+    )
+    preview = command("preview", "Print the next digest without sending or recording anything.")
+    preview.add_argument("digest", nargs="?", help="digest name (default: the first one)")
+    preview.add_argument("--format", choices=("html", "text"), default="text")
+    preview.add_argument("--now", metavar="ISO8601", help="as if it were this moment")
+    send_test = command("send-test", "Send a sample digest to check the SMTP settings.")
+    send_test.add_argument("digest", help="digest name")
+    send_test.add_argument(
+        "--to", metavar="ADDRESS", action="append", help="instead of its recipients"
     )
     check = command("check", "Validate configuration, watches and store without changing anything.")
     check.add_argument(
@@ -118,14 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status = command("status", "Show the last runs, each watch's state and its errors.")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.add_argument("--runs", type=int, default=5, metavar="N", help="how many runs (default 5)")
+    status.add_argument(
+        "--runs", type=int, default=5, metavar="N", help="how many runs (default 5)"
+    )
     export = command("export", "Write the collected papers as JSON, CSV or RIS.")
     export.add_argument("--format", choices=("json", "csv", "ris"), default="json")
-    export.add_argument("--watch", action="append", metavar="NAME", help="only this watch (repeatable)")
+    export.add_argument(
+        "--watch", action="append", metavar="NAME", help="only this watch (repeatable)"
+    )
     export.add_argument("--since", metavar="DATE", help="only papers first seen on or after DATE")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     demo = command("demo", "Run the whole pipeline offline against a local PubMed stand-in.")
-    demo.add_argument("--dir", default="litwatch-demo", help="folder to create (default ./litwatch-demo)")
+    demo.add_argument(
+        "--dir", default="litwatch-demo", help="folder to create (default ./litwatch-demo)"
+    )
     init = command("init", "Write a starter litwatch.toml and the shipped watches into a folder.")
     init.add_argument("dir", nargs="?", default=".", help="folder (default: here)")
     return parser
@@ -145,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("litwatch: interrupted", file=sys.stderr)
         return 130
+    finally:
+        logging.getLogger().removeHandler(handler)
 
 
 def load(args: argparse.Namespace, handler: logging.Handler) -> Settings:
@@ -158,19 +193,106 @@ def resolve_now(text: str | None) -> dt.datetime:
     return parse_now(text) if text else dt.datetime.now(dt.UTC)
 
 
+def load_all(args: argparse.Namespace, handler: logging.Handler) -> tuple[Settings, list[Watch]]:
+    settings = load(args, handler)
+    watches = load_watches(settings.queries_dir)
+    check_subscriptions(settings, watches)
+    return settings, watches
+
+
 def cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
     from litwatch.pipeline import run_once
 
-    settings = load(args, handler)
-    watches = enabled(load_watches(settings.queries_dir, args.watch))
+    settings, watches = load_all(args, handler)
+    targets = enabled(load_watches(settings.queries_dir, args.watch)) if args.watch else None
     now = resolve_now(args.now)
-    report = run_once(settings, watches, now)
-    print_report(report)
-    return 0 if report.ok else 1
+    outcome = run_once(settings, watches, now, collect_from=targets, deliver=not args.no_deliver)
+    if outcome.collected:
+        print_report(outcome.collected)
+    if outcome.delivered:
+        print_delivery(outcome.delivered)
+    return 0 if outcome.ok else 1
 
 
 def enabled(watches: list[Watch]) -> list[Watch]:
     return [w for w in watches if w.enabled]
+
+
+def print_delivery(report: DeliveryReport) -> None:
+    for r in report.results:
+        again = " (re-sent after an unknown outcome)" if r.resent else ""
+        print(
+            f"  digest {r.subscription} -> {r.recipient}: {r.outcome}, {r.papers} paper(s){again}"
+        )
+        if r.outcome != "sent" and r.detail:
+            print(f"    {r.detail}")
+    for error in report.errors:
+        print(f"  delivery FAILED: {error}")
+    if report.feeds:
+        print(f"  feeds: {len(report.feeds)} file(s) in {report.feeds[0].parent}")
+
+
+def cmd_daemon(args: argparse.Namespace, handler: logging.Handler) -> int:
+    from litwatch.pipeline import run_once
+    from litwatch.schedule import run_daemon
+
+    settings, watches = load_all(args, handler)
+
+    def job(targets: Sequence[Watch]) -> None:
+        try:
+            outcome = run_once(settings, watches, dt.datetime.now(dt.UTC), collect_from=targets)
+        except StoreBusy as exc:
+            log.warning("%s; skipped this time", exc)
+        except LitwatchError as exc:
+            log.error("run failed: %s", exc)
+        else:
+            if not outcome.ok:
+                log.error("run finished with failures (see above)")
+
+    run_daemon(watches, settings.digests, job, catch_up=not args.no_catch_up)
+    return 0
+
+
+def find_digest(settings: Settings, name: str | None) -> Subscription:
+    if not settings.digests:
+        raise ConfigError("no digests configured", path=settings.path, key="[digests]")
+    if name is None:
+        return settings.digests[0]
+    for sub in settings.digests:
+        if sub.name == name:
+            return sub
+    known = ", ".join(s.name for s in settings.digests)
+    raise ConfigError(f"no digest named {name!r}", path=settings.path, hint=f"known: {known}")
+
+
+def cmd_preview(args: argparse.Namespace, handler: logging.Handler) -> int:
+    from litwatch.digest import preview_digest
+    from litwatch.render import make_environment, render_digest
+    from litwatch.store.repository import Store
+
+    settings, watches = load_all(args, handler)
+    sub = find_digest(settings, args.digest)
+    now = resolve_now(args.now)
+    env = make_environment(
+        settings.resolve(settings.templates.dir) if settings.templates.dir else None
+    )
+    if not settings.store_path.exists():
+        raise ConfigError("no store yet: run `litwatch run` first", path=settings.store_path)
+    with Store.open(settings.store_path) as store:
+        digest = preview_digest(store, settings, sub, watches, now)
+    sys.stdout.write(render_digest(env, digest, now, args.format))
+    return 0
+
+
+def cmd_send_test(args: argparse.Namespace, handler: logging.Handler) -> int:
+    from litwatch.deliver.digests import send_sample
+
+    settings, watches = load_all(args, handler)
+    sub = find_digest(settings, args.digest)
+    results = send_sample(settings, watches, sub, dt.datetime.now(dt.UTC), recipients=args.to)
+    for r in results:
+        print(f"{r.recipient}: {r.outcome.name.lower()} {r.detail}".rstrip())
+    return 0 if all(r.outcome.name == "ACCEPTED" for r in results) else 1
 
 
 def print_report(report: RunReport) -> None:
@@ -187,8 +309,14 @@ def print_report(report: RunReport) -> None:
 
 
 def cmd_check(args: argparse.Namespace, handler: logging.Handler) -> int:
-    settings = load(args, handler)
-    watches = load_watches(settings.queries_dir)
+    settings, watches = load_all(args, handler)
+    from litwatch.render import check_templates, make_environment
+
+    check_templates(
+        make_environment(
+            settings.resolve(settings.templates.dir) if settings.templates.dir else None
+        )
+    )
     print(f"config: {settings.path or '(defaults and environment)'}")
     print(f"store: {settings.store_path}")
     check_store_location(settings.store_path)
@@ -269,8 +397,14 @@ def cmd_status(args: argparse.Namespace, handler: logging.Handler) -> int:
     for run in runs:
         print(f"  #{run['id']} as of {run['now']}: {run['status']}")
         for rw in run["watches"]:
-            what = f"FAILED: {rw['error']}" if rw["error"] else (
-                f"seeded {rw['found']}" if rw["seeded"] else f"found {rw['found']}, new {rw['new']}"
+            what = (
+                f"FAILED: {rw['error']}"
+                if rw["error"]
+                else (
+                    f"seeded {rw['found']}"
+                    if rw["seeded"]
+                    else f"found {rw['found']}, new {rw['new']}"
+                )
             )
             print(f"    {rw['watch']}: {what}")
     return 0
@@ -300,6 +434,8 @@ def cmd_export(args: argparse.Namespace, handler: logging.Handler) -> int:
 def cmd_demo(args: argparse.Namespace, handler: logging.Handler) -> int:
     from litwatch.demo import run_demo
 
+    if not args.verbose:  # the demo prints its own summary; its stand-in's warnings are noise
+        logging.getLogger().setLevel(logging.ERROR)
     return run_demo(Path(args.dir), out=sys.stdout)
 
 
@@ -309,15 +445,20 @@ def cmd_init(args: argparse.Namespace, handler: logging.Handler) -> int:
     folder = Path(args.dir)
     written = write_starter(folder)
     print("\n".join(f"wrote {p}" for p in written))
-    print(textwrap.dedent(f"""
-        next: set [entrez].email in {folder / 'litwatch.toml'}, then
-          litwatch check --config {folder / 'litwatch.toml'}
-          litwatch run --config {folder / 'litwatch.toml'}"""))
+    print(
+        textwrap.dedent(f"""
+        next: set [entrez].email in {folder / "litwatch.toml"}, then
+          litwatch check --config {folder / "litwatch.toml"}
+          litwatch run --config {folder / "litwatch.toml"}""")
+    )
     return 0
 
 
 COMMANDS = {
     "run": cmd_run,
+    "daemon": cmd_daemon,
+    "preview": cmd_preview,
+    "send-test": cmd_send_test,
     "check": cmd_check,
     "status": cmd_status,
     "export": cmd_export,

@@ -14,13 +14,14 @@ import re
 import tomllib
 import types
 import typing
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from litwatch.errors import ConfigError
-from litwatch.records import Watch
+from litwatch.records import Subscription, Watch
 
 NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 CONFIG_FILENAME = "litwatch.toml"
@@ -88,6 +89,11 @@ class FeedsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplatesSettings:
+    dir: str | None = None  # a folder whose templates replace the shipped ones, file by file
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything from ``litwatch.toml`` except the digests, resolved against ``root``."""
 
@@ -98,6 +104,8 @@ class Settings:
     collect: CollectSettings = field(default_factory=CollectSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     feeds: FeedsSettings = field(default_factory=FeedsSettings)
+    templates: TemplatesSettings = field(default_factory=TemplatesSettings)
+    digests: tuple[Subscription, ...] = ()
 
     def resolve(self, relative: str) -> Path:
         path = Path(relative).expanduser()
@@ -119,6 +127,7 @@ SECTIONS: dict[str, type] = {
     "collect": CollectSettings,
     "smtp": SmtpSettings,
     "feeds": FeedsSettings,
+    "templates": TemplatesSettings,
 }
 SMTP_SECURITY = ("none", "starttls", "ssl")
 DATETYPES = ("crdt", "edat")
@@ -161,7 +170,8 @@ def load_settings(
             raise ConfigError("must be a table", path=where, key=f"[{name}]")
         sections[name] = build_section(cls, name, raw, env, where)
     root = path.parent if path else (cwd or Path.cwd())
-    settings = Settings(path=path, root=root.resolve(), **sections)
+    digests = load_subscriptions(data.get("digests", {}), where)
+    settings = Settings(path=path, root=root.resolve(), digests=digests, **sections)
     validate_settings(settings, where)
     return settings
 
@@ -326,6 +336,117 @@ def sqlite_path(url: str, root: Path, where: Path | None) -> Path:
         )
     path = Path(url.removeprefix("sqlite:///")).expanduser()
     return path if path.is_absolute() else root / path
+
+
+# --- digests -------------------------------------------------------------------------
+
+DIGEST_KEYS = (
+    "title",
+    "watches",
+    "recipients",
+    "schedule",
+    "timezone",
+    "max_papers",
+    "send_empty",
+    "intro",
+    "unsubscribe",
+)
+
+
+def load_subscriptions(tables: Any, where: Path) -> tuple[Subscription, ...]:
+    if not isinstance(tables, dict):
+        raise ConfigError("must be a table of digests", path=where, key="[digests]")
+    return tuple(load_subscription(name, raw, where) for name, raw in tables.items())
+
+
+def load_subscription(name: str, raw: Any, where: Path) -> Subscription:
+    section = f"[digests.{name}]"
+    if not isinstance(raw, dict):
+        raise ConfigError("must be a table", path=where, key=section)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ConfigError(
+            "a digest name takes letters, digits, '-', '_' and '.'", path=where, key=section
+        )
+    unknown = sorted(set(raw) - set(DIGEST_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {unknown[0]!r}",
+            path=where,
+            key=section,
+            hint=f"allowed: {', '.join(DIGEST_KEYS)}",
+        )
+    for key in ("watches", "recipients"):
+        value = raw.get(key)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ConfigError(
+                "expected a non-empty list of strings", path=where, key=f"{section}.{key}"
+            )
+    for address in raw["recipients"]:
+        if not EMAIL.match(address):
+            raise ConfigError(
+                f"not an email address: {address!r}", path=where, key=f"{section}.recipients"
+            )
+    types_ = {
+        "title": str,
+        "schedule": str,
+        "timezone": str,
+        "intro": str,
+        "max_papers": int,
+        "send_empty": bool,
+    }
+    for key, wanted in types_.items():
+        if key in raw:
+            check_type(raw[key], wanted, where, f"{section}.{key}")
+    timezone = raw.get("timezone", "UTC")
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"unknown time zone {timezone!r}", path=where, key=f"{section}.timezone"
+        ) from exc
+    schedule = raw.get("schedule", "0 7 * * 1")
+    check_cron(schedule, where, f"{section}.schedule", timezone)
+    max_papers = raw.get("max_papers", 50)
+    if max_papers < 1:
+        raise ConfigError("must be at least 1", path=where, key=f"{section}.max_papers")
+    return Subscription(
+        name=name,
+        title=raw.get("title", name),
+        watches=tuple(raw["watches"]),
+        recipients=tuple(dict.fromkeys(a.strip() for a in raw["recipients"])),
+        schedule=schedule,
+        timezone=timezone,
+        max_papers=max_papers,
+        send_empty=raw.get("send_empty", False),
+        intro=raw.get("intro"),
+        unsubscribe=check_unsubscribe(raw.get("unsubscribe"), where, f"{section}.unsubscribe"),
+    )
+
+
+def check_unsubscribe(value: str | None, where: Path, key: str) -> str | None:
+    if value is None:
+        return None
+    if value.startswith("mailto:") and EMAIL.match(value.removeprefix("mailto:").split("?")[0]):
+        return value
+    if value.startswith("https://"):
+        return value
+    raise ConfigError(
+        f"expected mailto:ADDRESS or an https:// URL, got {value!r}", path=where, key=key
+    )
+
+
+def check_subscriptions(settings: Settings, watches: list[Watch]) -> None:
+    """Every digest names watches that exist."""
+    names = {w.name for w in watches}
+    for sub in settings.digests:
+        for watch in sub.watches:
+            if watch not in names:
+                raise ConfigError(
+                    f"no watch named {watch!r}",
+                    path=settings.path,
+                    key=f"[digests.{sub.name}].watches",
+                    hint=f"known: {', '.join(sorted(names))}",
+                )
 
 
 # --- watches -------------------------------------------------------------------------
@@ -538,11 +659,11 @@ def check_term(term: str, path: Path) -> None:
             )
 
 
-def check_cron(expression: str, path: Path, key: str) -> None:
-    from apscheduler.triggers.cron import CronTrigger
+def check_cron(expression: str, path: Path, key: str, timezone: str = "UTC") -> None:
+    from litwatch.cron import cron_trigger
 
     try:
-        CronTrigger.from_crontab(expression, timezone="UTC")
+        cron_trigger(expression, timezone)
     except ValueError as exc:
         raise ConfigError(
             f"not a cron expression {expression!r}: {exc}", path=path, key=key

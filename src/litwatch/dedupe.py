@@ -24,11 +24,13 @@ _DOI_PREFIXES = (
 _DOI_RE = re.compile(r"10\.\d+(?:\.\d+)*/\S+")
 _DOI_TRAILING = ".,;:'\""
 _BRACKETS = {")": "(", "]": "[", "}": "{", ">": "<"}
+_DOI_TRAILING_ALL = _DOI_TRAILING + "".join(_BRACKETS)
 # DOIs are case-insensitive for ASCII letters only (DOI Handbook 2.4), so only those fold.
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 _PMCID_RE = re.compile(r"(?:pmc)?0*(\d+)(?:\.\d+)?", re.IGNORECASE)
-_TAG_RE = re.compile(r"<[^>]*>")
+# PubMed's inline tags, as in Paper.title_html; a bare "<" or ">" in plain text is kept.
+_TAG_RE = re.compile(r"</?(?:i|b|u|sup|sub)>")
 
 # Normalised titles that name a kind of notice, not a paper: many records share them.
 _GENERIC_TITLES = frozenset(
@@ -102,7 +104,9 @@ def normalize_doi(value: str | None) -> str | None:
     """
     if not value:
         return None
-    doi = value.translate(_ASCII_LOWER).strip()
+    doi = (value.lower() if value.isascii() else value.translate(_ASCII_LOWER)).strip()
+    if doi.startswith("10.") and doi[-1] not in _DOI_TRAILING_ALL and _DOI_RE.fullmatch(doi):
+        return doi  # the common case: already a bare DOI
     previous = None
     while doi != previous:
         previous = doi
@@ -148,7 +152,7 @@ def normalize_title(value: str | None) -> str:
     run of punctuation and whitespace made one space. ``"NF-<i>κ</i>B."`` -> ``"nf κb"``."""
     if not value:
         return ""
-    text = _TAG_RE.sub("", html.unescape(value))
+    text = html.unescape(_TAG_RE.sub("", value))
     previous = None
     while text != previous:  # casefold and NFKD can each expose work for the other
         previous = text

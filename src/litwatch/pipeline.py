@@ -13,9 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from litwatch.config import CollectSettings, Settings
+from litwatch.deliver.digests import DeliveryReport
+from litwatch.deliver.digests import deliver as deliver_due
+from litwatch.deliver.email import Mailer
 from litwatch.errors import LitwatchError
 from litwatch.parse.pubmed_xml import parse_pubmed_xml
 from litwatch.records import DeletedCitations, MalformedRecord, Paper, RunReport, Watch, WatchResult
+from litwatch.render import check_templates, make_environment
 from litwatch.sources.pubmed import EntrezClient
 from litwatch.store.repository import Store, WatchState
 
@@ -79,21 +83,46 @@ def collect(
     return report
 
 
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    collected: RunReport | None
+    delivered: DeliveryReport | None
+
+    @property
+    def ok(self) -> bool:
+        return all(r is None or r.ok for r in (self.collected, self.delivered))
+
+
 def run_once(
     settings: Settings,
     watches: Sequence[Watch],
     now: dt.datetime,
     *,
+    collect_from: Sequence[Watch] | None = None,
+    deliver: bool = True,
     client: EntrezClient | None = None,
+    mailer: Mailer | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
-) -> RunReport:
-    """Collect for ``watches`` as if it were ``now``: open the store, take its lock, run.
-    Raises StoreBusy when another run holds the store."""
+) -> RunOutcome:
+    """One run as of ``now``: collect for ``collect_from`` (default: every enabled watch),
+    then deliver what is due. ``watches`` are all configured watches. Raises StoreBusy
+    when another run holds the store, before touching anything."""
+    targets = [w for w in watches if w.enabled] if collect_from is None else list(collect_from)
+    env = make_environment(
+        settings.resolve(settings.templates.dir) if settings.templates.dir else None
+    )
+    if deliver:
+        check_templates(env)
     with Store.open(settings.store_path) as store, store.exclusive():
-        if client is not None:
-            return collect(store, client, watches, settings.collect, now, clock)
-        with EntrezClient(settings.entrez) as own_client:
-            return collect(store, own_client, watches, settings.collect, now, clock)
+        report = None
+        if targets:
+            if client is not None:
+                report = collect(store, client, targets, settings.collect, now, clock)
+            else:
+                with EntrezClient(settings.entrez) as own_client:
+                    report = collect(store, own_client, targets, settings.collect, now, clock)
+        delivered = deliver_due(store, settings, watches, env, now, mailer) if deliver else None
+    return RunOutcome(report, delivered)
 
 
 def search_window(

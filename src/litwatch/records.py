@@ -206,6 +206,9 @@ class Subscription:
     max_papers: int = 50  # per email; the rest is summarised as "and N more"
     send_empty: bool = False
     intro: str | None = None
+    unsubscribe: str | None = (
+        None  # mailto: or https:// for List-Unsubscribe; default: mail the sender
+    )
 
 
 @dataclass(frozen=True, slots=True)

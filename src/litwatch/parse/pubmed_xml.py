@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import html
+import io
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -115,7 +116,7 @@ def _as_stream(source: Source) -> BinaryIO | _ChunkStream:
     if isinstance(source, str):
         raise TypeError("parse_pubmed_xml takes bytes, not str: pass the raw response body")
     if isinstance(source, bytes | bytearray | memoryview):
-        return _ChunkStream([bytes(source)])
+        return io.BytesIO(source)
     if hasattr(source, "read"):
         return source  # type: ignore[return-value]
     return _ChunkStream(source)
@@ -127,17 +128,17 @@ class _ChunkStream:
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
         self._buffer = b""
+        self._at = 0
 
     def read(self, size: int = -1) -> bytes:
-        while not self._buffer:
+        while self._at >= len(self._buffer):
             chunk = next(self._chunks, None)
             if chunk is None:
                 return b""
-            self._buffer = bytes(chunk)
-        if size < 0 or size >= len(self._buffer):
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
+            self._buffer, self._at = bytes(chunk), 0
+        end = len(self._buffer) if size < 0 else min(self._at + size, len(self._buffer))
+        data = self._buffer[self._at : end]
+        self._at = end
         return data
 
 
@@ -162,21 +163,22 @@ def _check_root(root: etree._Element | None) -> None:
 def _read_record(element: etree._Element) -> Parsed:
     tag = element.tag
     if tag == "DeleteCitation":
-        return DeletedCitations(tuple(t for p in element if (t := _text(p))))
-    pmid = _text(
-        element.find("BookDocument/PMID" if tag == "PubmedBookArticle" else "MedlineCitation/PMID")
-    )
+        return DeletedCitations(tuple(t for p in element if (t := _pcdata(p))))
+    first = element[0] if len(element) else None  # MedlineCitation or BookDocument
+    pmid = None
+    if first is not None and len(first) and first[0].tag == "PMID":
+        pmid = _pcdata(first[0])
     try:
         if tag == "PubmedBookArticle":
             return _read_book(element)
-        citation = element.find("MedlineCitation")
-        if citation is None:
+        if first is None or first.tag != "MedlineCitation":
             raise _Malformed("no MedlineCitation")
-        return _read_article(citation, element.find("PubmedData"))
+        return _read_article(first, element[1] if len(element) > 1 else None)
     except _Malformed as e:
-        return MalformedRecord(reason=str(e), pmid=pmid or None)
-    except ValueError as e:  # an int() or a date PubMed would never write
-        return MalformedRecord(reason=f"unreadable value: {e}", pmid=pmid or None)
+        return MalformedRecord(reason=str(e), pmid=pmid)
+    except (ValueError, TypeError, AttributeError, IndexError) as e:
+        # Shapes no DTD allows; one record must not sink its batch.
+        return MalformedRecord(reason=f"unreadable record: {type(e).__name__}: {e}", pmid=pmid)
 
 
 # --- PubmedArticle -----------------------------------------------------------------------
@@ -193,7 +195,7 @@ def _read_article(citation: etree._Element, pubmed_data: etree._Element | None) 
         elif tag == "Article":
             elocation_doi = _read_article_element(child, fields)
         elif tag == "DateRevised":
-            fields["date_revised"] = _full_date(child, "DateRevised")
+            fields["date_revised"] = _full_date(child)
         elif tag == "MeshHeadingList":
             fields["mesh_headings"] = tuple(_mesh_heading(h) for h in child)
         elif tag == "KeywordList":
@@ -205,75 +207,80 @@ def _read_article(citation: etree._Element, pubmed_data: etree._Element | None) 
     if "title" not in fields:
         raise _Malformed("no Article")
     fields["keywords"] = tuple(keywords)
-    if pubmed_data is not None:
+    if pubmed_data is not None and pubmed_data.tag == "PubmedData":
         _read_pubmed_data(pubmed_data, fields)
-    if fields.get("doi") is None:  # ArticleIdList wins; ELocationID fills a gap only
-        fields["doi"] = elocation_doi
+    if fields.get("doi") is None and elocation_doi:  # ArticleIdList wins; this fills a gap
+        fields["doi"] = normalize_doi(elocation_doi)
     return Paper(**fields)
 
 
 def _read_article_element(article: etree._Element, fields: dict) -> str | None:
-    """Fill ``fields`` from an Article; return the first DOI among its ELocationIDs."""
+    """Fill ``fields`` from an Article; return the text of its first DOI ELocationID.
+
+    Only the first one counts: a later ELocationID never replaces a DOI already found.
+    """
     title = title_html = ""
-    journal, pages, elocation_doi = Journal(), None, None
+    journal, pages, elocation_doi = None, None, None
     authors: tuple[Author, ...] = ()
     languages: list[str] = []
     for child in article:
         tag = child.tag
         if tag == "Journal":
-            journal, fields["published"] = _journal(child)
+            journal = _journal(child)
         elif tag == "ArticleTitle":
             title, title_html = _text(child), _inline_html(child)
         elif tag == "Pagination":
             pages = _pages(child)
         elif tag == "ELocationID":
             if elocation_doi is None and child.get("EIdType") == "doi":
-                elocation_doi = normalize_doi(child.text)
+                elocation_doi = _pcdata(child)
         elif tag == "Abstract":
             fields["abstract"] = _abstract(child)
         elif tag == "AuthorList":
             authors += _authors(child)
         elif tag == "Language":
-            if language := _text(child):
+            if language := _pcdata(child):
                 languages.append(language)
         elif tag == "PublicationTypeList":
-            fields["publication_types"] = tuple(t for t in map(_text, child) if t)
+            fields["publication_types"] = tuple(t for t in map(_pcdata, child) if t)
         elif tag == "VernacularTitle":
             fields["vernacular_title"] = _text(child) or None
         elif tag == "ArticleDate" and child.get("DateType", "Electronic") == "Electronic":
-            fields.setdefault("electronic_date", _full_date(child, "ArticleDate"))
-    if pages:
-        journal = replace(journal, pages=pages)
-    fields.update(
-        title=title,
-        title_html=title_html,
-        journal=journal,
-        authors=authors,
-        languages=tuple(languages),
-    )
+            fields.setdefault("electronic_date", _full_date(child))
+    if journal is not None:
+        (title_, iso, issn, volume, issue), fields["published"] = journal
+        fields["journal"] = Journal(title_, iso, issn, volume, issue, pages)
+    elif pages:
+        fields["journal"] = Journal(pages=pages)
+    fields.update(title=title, title_html=title_html, authors=authors, languages=tuple(languages))
     return elocation_doi
 
 
-def _journal(journal: etree._Element) -> tuple[Journal, PartialDate]:
+_JournalParts = tuple[str | None, str | None, str | None, str | None, str | None]
+
+
+def _journal(journal: etree._Element) -> tuple[_JournalParts, PartialDate]:
+    """Journal -> (title, ISOAbbreviation, ISSN, volume, issue), PubDate."""
     title = iso = issn = volume = issue = None
     published = PartialDate()
     for child in journal:
         tag = child.tag
         if tag == "Title":
-            title = _text(child) or None
+            title = _pcdata(child)
         elif tag == "ISOAbbreviation":
-            iso = _text(child) or None
+            iso = _pcdata(child)
         elif tag == "ISSN":
-            issn = _text(child) or None
+            issn = _pcdata(child)
         elif tag == "JournalIssue":
             for part in child:
-                if part.tag == "Volume":
-                    volume = _text(part) or None
-                elif part.tag == "Issue":
-                    issue = _text(part) or None
-                elif part.tag == "PubDate":
+                tag = part.tag
+                if tag == "Volume":
+                    volume = _pcdata(part)
+                elif tag == "Issue":
+                    issue = _pcdata(part)
+                elif tag == "PubDate":
                     published = _partial_date(part)
-    return Journal(title, iso, issn, volume, issue), published
+    return (title, iso, issn, volume, issue), published
 
 
 def _read_pubmed_data(pubmed_data: etree._Element, fields: dict) -> None:
@@ -339,7 +346,7 @@ def _read_book(element: etree._Element) -> Paper:
         elif tag == "KeywordList":
             keywords.extend(k for k in map(_text, child) if k)
         elif tag == "DateRevised":
-            fields["date_revised"] = _full_date(child, "DateRevised")
+            fields["date_revised"] = _full_date(child)
     if "pmid" not in fields:
         raise _Malformed("no PMID")
     if not fields["title"]:
@@ -383,6 +390,14 @@ def _book(
 
 
 # --- shared pieces -----------------------------------------------------------------------
+
+
+def _pcdata(element: etree._Element) -> str | None:
+    """The text of an element that holds text only (PMID, Year, LastName, ...), or None."""
+    text = element.text
+    if text is None:
+        return None
+    return text.strip() or None
 
 
 def _text(element: etree._Element | None) -> str:
@@ -458,39 +473,55 @@ def _abstract(abstract: etree._Element) -> tuple[AbstractSection, ...]:
     return tuple(sections)
 
 
+_AUTHOR_PARTS = ("Author", "LastName", "ForeName", "Initials", "Affiliation", "CollectiveName")
+
+
 def _authors(author_list: etree._Element) -> tuple[Author, ...]:
-    return tuple(_author(a) for a in author_list if a.tag == "Author" and a.get("ValidYN") != "N")
-
-
-def _author(author: etree._Element) -> Author:
-    last = fore = initials = collective = None
-    affiliations = []
-    for child in author:
-        tag = child.tag
-        if tag == "LastName":
-            last = _text(child) or None
+    """The hottest loop of the parser (several authors a record): one pass over the list's
+    subtree, filtered in C, instead of a visit to every child of every author."""
+    authors = []
+    parts: list = []
+    for element in author_list.iter(_AUTHOR_PARTS):
+        tag = element.tag
+        if tag == "Author":
+            if parts:
+                authors.append(_author(parts))
+            # last, fore, initials, collective, affiliations; [] for an invalid name
+            parts = [None, None, None, None, []] if element.get("ValidYN") != "N" else []
+        elif not parts:
+            continue
+        elif tag == "LastName":
+            parts[0] = (element.text or "").strip() or None
         elif tag == "ForeName":
-            fore = _text(child) or None
+            parts[1] = (element.text or "").strip() or None
         elif tag == "Initials":
-            initials = _text(child) or None
+            parts[2] = (element.text or "").strip() or None
         elif tag == "CollectiveName":
-            collective = _text(child) or None
-        elif tag == "AffiliationInfo" and (affiliation := _text(child.find("Affiliation"))):
-            affiliations.append(affiliation)
-    return Author(last, fore, initials, collective, tuple(affiliations))
+            parts[3] = _text(element) or None
+        elif affiliation := _text(element):
+            parts[4].append(affiliation)
+    if parts:
+        authors.append(_author(parts))
+    return tuple(authors)
+
+
+def _author(parts: list) -> Author:
+    return Author(parts[0], parts[1], parts[2], parts[3], tuple(parts[4]))
 
 
 def _mesh_heading(heading: etree._Element) -> MeshHeading:
-    descriptor = heading.find("DescriptorName")
-    if descriptor is None:
+    if not len(heading) or heading[0].tag != "DescriptorName":
         raise _Malformed("MeshHeading without DescriptorName")
-    qualifiers = tuple(
-        MeshQualifier(_text(q), q.get("MajorTopicYN") == "Y")
-        for q in heading
-        if q.tag == "QualifierName"
-    )
+    descriptor, *qualifiers = heading
     return MeshHeading(
-        _text(descriptor), descriptor.get("MajorTopicYN") == "Y", descriptor.get("UI"), qualifiers
+        _pcdata(descriptor) or "",
+        descriptor.get("MajorTopicYN") == "Y",
+        descriptor.get("UI"),
+        tuple(
+            MeshQualifier(_pcdata(q) or "", q.get("MajorTopicYN") == "Y")
+            for q in qualifiers
+            if q.tag == "QualifierName"
+        ),
     )
 
 
@@ -498,38 +529,30 @@ def _comment_correction(item: etree._Element) -> CommentCorrection:
     pmid = source = None
     for child in item:
         if child.tag == "PMID":
-            pmid = _text(child) or None
+            pmid = _pcdata(child)
         elif child.tag == "RefSource":
-            source = _text(child) or None
+            source = _pcdata(child)
     return CommentCorrection(item.get("RefType", ""), pmid, source)
 
 
 def _history(history: etree._Element) -> tuple[tuple[str, dt.date], ...]:
-    return tuple(
-        (status, _full_date(d, f"PubMedPubDate {status}"))
-        for d in history
-        if (status := d.get("PubStatus", ""))
-    )
+    return tuple([(status, _full_date(d)) for d in history if (status := d.get("PubStatus", ""))])
 
 
 # --- dates -------------------------------------------------------------------------------
 
 
-def _full_date(element: etree._Element, what: str) -> dt.date:
-    """A Year/Month/Day element (DateRevised, ArticleDate, PubMedPubDate) -> date."""
-    year = month = day = None
-    for child in element:
-        tag = child.tag
-        if tag == "Year":
-            year = child.text
-        elif tag == "Month":
-            month = child.text
-        elif tag == "Day":
-            day = child.text
+def _full_date(element: etree._Element) -> dt.date:
+    """A Year, Month, Day element (DateRevised, ArticleDate, PubMedPubDate) -> date."""
     try:
-        return dt.date(_int(year), _month(month), _int(day))
-    except (TypeError, ValueError) as e:
-        raise _Malformed(f"{what}: cannot read date {year}-{month}-{day}") from e
+        year, month, day = element[0], element[1], element[2]
+        if year.tag != "Year" or month.tag != "Month" or day.tag != "Day":
+            raise ValueError("not Year, Month, Day")
+        return dt.date(int(year.text), _month(month.text), int(day.text))
+    except (IndexError, TypeError, ValueError) as e:
+        what = element.tag + (f" {element.get('PubStatus')}" if element.get("PubStatus") else "")
+        parts = "-".join(str(c.text).strip() for c in list(element)[:3])
+        raise _Malformed(f"{what}: cannot read date {parts!r}") from e
 
 
 def _partial_date(pub_date: etree._Element) -> PartialDate:
@@ -553,8 +576,7 @@ def _partial_date(pub_date: etree._Element) -> PartialDate:
         y = _int(year)
         m = _month(month) if month else None
         d = _int(day) if day and m else None
-        if d:
-            dt.date(y, m, d)  # type: ignore[arg-type]
+        dt.date(y, m or 1, d or 1)  # checks the ranges
     except (TypeError, ValueError) as e:
         raise _Malformed(f"PubDate: cannot read date {year} {month or ''} {day or ''}") from e
     return PartialDate(y, m, d, f"{year} {season}" if season else None)
@@ -584,11 +606,13 @@ def _int(text: str | None) -> int:
 
 
 def _month(text: str | None) -> int:
-    """ "Feb", "February", "02" or "2" -> 2."""
+    """ "Feb", "February", "02" or "2" -> 2; dt.date checks the range."""
     if text is None:
         raise ValueError("missing month")
+    if text.isdigit():
+        return int(text)
     key = text.strip().lower()
     number = int(key) if key.isdigit() else _MONTHS.get(key)
-    if number is None or not 1 <= number <= 12:
+    if number is None:
         raise ValueError(f"month {text!r}")
     return number

@@ -531,6 +531,10 @@ class EntrezClient:
         return self._redact(urlunsplit((parts.scheme, host, parts.path, "", "")))
 
 
+# NCBI's word for an empty result, not a problem with the query.
+QUIET_WARNINGS = frozenset({"OutputMessage: No items found."})
+
+
 class _Accumulator:
     """Merges the pages of a split search: ids de-duplicated in order, counts summed."""
 
@@ -547,7 +551,8 @@ class _Accumulator:
         for phrase in page.phrases_not_found:
             self.warnings.setdefault(f"PhraseNotFound: {phrase}")
         for warning in page.warnings:
-            self.warnings.setdefault(warning)
+            if warning not in QUIET_WARNINGS:
+                self.warnings.setdefault(warning)
 
     def add(self, page: EsearchPage) -> None:
         self.count += page.count

@@ -188,6 +188,20 @@ class Store:
         )
         return {w: (int(n or 0), int(s or 0)) for w, n, s in rows}
 
+    def watch_activity(self, watch: str, since: dt.datetime | None) -> tuple[int, int, str | None]:
+        """(found, new) over the runs after ``since``, and PubMed's latest translation."""
+        found, new = self.conn.execute(
+            "SELECT COALESCE(SUM(rw.found), 0), COALESCE(SUM(rw.new), 0) FROM run_watches rw"
+            " JOIN runs r ON r.id = rw.run_id WHERE rw.watch = ? AND rw.seeded = 0 AND r.now > ?",
+            (watch, iso(since) if since else ""),
+        ).fetchone()
+        row = self.conn.execute(
+            "SELECT query_translation FROM run_watches WHERE watch = ?"
+            " AND query_translation IS NOT NULL ORDER BY run_id DESC LIMIT 1",
+            (watch,),
+        ).fetchone()
+        return int(found), int(new), row[0] if row else None
+
     def matched_pmids(self, watch: str, pmids: Sequence[str]) -> set[str]:
         """The PMIDs among ``pmids`` that ``watch`` matched (or seeded) before."""
         found: set[str] = set()
@@ -376,38 +390,62 @@ class Store:
         return cur.rowcount
 
     def matched_papers(
-        self, watches: Sequence[str] | None = None, since: dt.datetime | None = None
-    ) -> Iterator[StoredPaper]:
-        """Every stored paper that a watch matched as new (not seeded), oldest first."""
-        sql = (
-            "SELECT p.id, p.record, p.first_seen, p.updated, group_concat(DISTINCT m.watch)"
-            " FROM papers p JOIN paper_ids i ON i.paper_id = p.id AND i.scheme = 'pmid'"
-            " JOIN matches m ON m.pmid = i.value AND m.seeded = 0"
-            " WHERE p.deleted IS NULL"
-        )
-        args: list[object] = []
+        self,
+        watches: Sequence[str] | None = None,
+        since: dt.datetime | None = None,
+        *,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredPaper]:
+        """Stored papers that a watch matched as new (not seeded), by first sight."""
+        where, args = [], []
         if watches:
-            sql += f" AND m.watch IN ({','.join('?' * len(watches))})"
+            where.append(f"m.watch IN ({','.join('?' * len(watches))})")
             args.extend(watches)
         if since:
-            sql += " AND p.first_seen >= ?"
+            where.append("p.first_seen >= ?")
             args.append(iso(since))
-        sql += " GROUP BY p.id ORDER BY p.first_seen, p.id"
-        for paper_id, record, first_seen, updated, names in self.conn.execute(sql, args).fetchall():
-            pmids = tuple(
-                r[0]
-                for r in self.conn.execute(
-                    "SELECT value FROM paper_ids WHERE paper_id = ? AND scheme = 'pmid' ORDER BY value",
-                    (paper_id,),
-                )
+        order = "DESC" if newest_first else "ASC"
+        tail = f" ORDER BY p.first_seen {order}, p.id {order}"
+        if limit is not None:
+            tail += f" LIMIT {int(limit)}"
+        return [sp for _, sp in self._papers(where, args, tail)]
+
+    def newest_paper_ids(self, watches: Sequence[str], limit: int) -> list[int]:
+        where = [f"m.watch IN ({','.join('?' * len(watches))})"]
+        tail = f" ORDER BY p.first_seen DESC, p.id DESC LIMIT {int(limit)}"
+        return [paper_id for paper_id, _ in self._papers(where, list(watches), tail)]
+
+    def papers_by_id(self, paper_ids: Sequence[int]) -> list[tuple[int, StoredPaper]]:
+        found: list[tuple[int, StoredPaper]] = []
+        for part in chunks(list(paper_ids)):
+            where = [f"p.id IN ({','.join('?' * len(part))})"]
+            found.extend(self._papers(where, list(part), ""))
+        return found
+
+    def _papers(
+        self, where: list[str], args: list[object], tail: str
+    ) -> list[tuple[int, StoredPaper]]:
+        sql = (
+            "SELECT p.id, p.record, p.first_seen, p.updated, group_concat(DISTINCT m.watch),"
+            " group_concat(DISTINCT i.value)"
+            " FROM papers p JOIN paper_ids i ON i.paper_id = p.id AND i.scheme = 'pmid'"
+            " JOIN matches m ON m.pmid = i.value AND m.seeded = 0"
+            " WHERE " + " AND ".join(["p.deleted IS NULL", *where]) + " GROUP BY p.id" + tail
+        )
+        return [
+            (
+                paper_id,
+                StoredPaper(
+                    paper=paper_from_json(record),
+                    first_seen=from_iso(first_seen),
+                    updated=from_iso(updated),
+                    watches=tuple(sorted(names.split(","))),
+                    pmids=tuple(sorted(pmids.split(","), key=int)),
+                ),
             )
-            yield StoredPaper(
-                paper=paper_from_json(record),
-                first_seen=from_iso(first_seen),
-                updated=from_iso(updated),
-                watches=tuple(sorted(names.split(","))),
-                pmids=pmids,
-            )
+            for paper_id, record, first_seen, updated, names, pmids in self.conn.execute(sql, args)
+        ]
 
 
 def identifiers(paper: Paper) -> list[tuple[str, str]]:
@@ -421,6 +459,9 @@ def identifiers(paper: Paper) -> list[tuple[str, str]]:
 
 def merge_papers(c: sqlite3.Connection, *, keep: int, drop: int) -> None:
     c.execute("UPDATE paper_ids SET paper_id = ? WHERE paper_id = ?", (keep, drop))
+    for table in ("delivery_items", "delivered"):
+        c.execute(f"UPDATE OR IGNORE {table} SET paper_id = ? WHERE paper_id = ?", (keep, drop))
+        c.execute(f"DELETE FROM {table} WHERE paper_id = ?", (drop,))
     c.execute(
         "UPDATE papers SET first_seen = MIN(first_seen, (SELECT first_seen FROM papers WHERE id = ?))"
         " WHERE id = ?",

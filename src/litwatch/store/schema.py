@@ -82,6 +82,50 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, watch)
     );
     """,
+    # 1 -> 2: delivery. A digest is assembled (digests, deliveries, delivery_items), then
+    # sent; ``delivered`` gets a row only after the server accepted the message.
+    """
+    CREATE TABLE subscribers (
+        subscription  TEXT NOT NULL,
+        recipient     TEXT NOT NULL,      -- lower case
+        since         TEXT NOT NULL,      -- papers matched from then on are theirs
+        PRIMARY KEY (subscription, recipient)
+    ) WITHOUT ROWID;
+    CREATE TABLE digests (
+        id            INTEGER PRIMARY KEY,
+        subscription  TEXT NOT NULL,
+        due           TEXT NOT NULL,      -- the scheduled moment this digest answers
+        assembled_at  TEXT NOT NULL,
+        UNIQUE (subscription, due)        -- two overlapping runs cannot both make it
+    );
+    CREATE TABLE deliveries (
+        digest_id     INTEGER NOT NULL REFERENCES digests(id),
+        recipient     TEXT NOT NULL,
+        message_id    TEXT NOT NULL,
+        status        TEXT NOT NULL,      -- pending | sending | unknown | sent | failed
+        more          INTEGER NOT NULL DEFAULT 0,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        next_attempt  TEXT,
+        last_error    TEXT,
+        sent_at       TEXT,
+        PRIMARY KEY (digest_id, recipient)
+    );
+    CREATE TABLE delivery_items (
+        digest_id     INTEGER NOT NULL,
+        recipient     TEXT NOT NULL,
+        paper_id      INTEGER NOT NULL,
+        position      INTEGER NOT NULL,
+        PRIMARY KEY (digest_id, recipient, paper_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE delivered (
+        subscription  TEXT NOT NULL,
+        recipient     TEXT NOT NULL,
+        paper_id      INTEGER NOT NULL,
+        digest_id     INTEGER NOT NULL,
+        delivered_at  TEXT NOT NULL,
+        PRIMARY KEY (subscription, recipient, paper_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,115 @@
+"""What is due and what goes in it: schedules, digest assembly from the store, Digest values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from litwatch.config import Settings
+from litwatch.cron import cron_trigger
+from litwatch.records import Digest, DigestItem, Subscription, Watch, WatchStatus
+from litwatch.store.ledger import Ledger, digest_key, stored_papers
+from litwatch.store.repository import Store
+
+LOOKBACK = dt.timedelta(days=32)  # how far back a missed schedule is still caught up
+
+
+def latest_due(
+    schedule: str, timezone: str, now: dt.datetime, after: dt.datetime | None = None
+) -> dt.datetime | None:
+    """The last moment the cron ``schedule`` fired at or before ``now`` (and after
+    ``after``), in UTC; None if it has not fired in that span."""
+    trigger = cron_trigger(schedule, timezone)
+    start = now - LOOKBACK
+    if after is not None and after > start:
+        start = after + dt.timedelta(seconds=1)
+    latest = None
+    fire = trigger.get_next_fire_time(None, start)
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + dt.timedelta(seconds=1))
+    return latest.astimezone(dt.UTC) if latest else None
+
+
+def next_due(schedule: str, timezone: str, now: dt.datetime) -> dt.datetime | None:
+    trigger = cron_trigger(schedule, timezone)
+    fire = trigger.get_next_fire_time(None, now + dt.timedelta(seconds=1))
+    return fire.astimezone(dt.UTC) if fire else None
+
+
+def feed_name(sub: Subscription) -> str:
+    return sub.watches[0] if len(sub.watches) == 1 else "all"
+
+
+def feed_url(settings: Settings, name: str) -> str:
+    return settings.feeds.base_url.rstrip("/") + f"/{name}.atom"
+
+
+def build_digest(
+    store: Store,
+    settings: Settings,
+    sub: Subscription,
+    watches: Sequence[Watch],
+    due: dt.datetime,
+    paper_ids: Sequence[int],
+    more: int,
+) -> Digest:
+    """The Digest value for ``paper_ids`` (already chosen), with the watches' status."""
+    ledger = Ledger(store)
+    period_start = ledger.previous_due(sub.name, due)
+    items = []
+    for sp in stored_papers(store, paper_ids):
+        ordered = tuple(w for w in sub.watches if w in sp.watches)
+        items.append(DigestItem(paper=sp.paper, watches=ordered, first_seen=sp.first_seen))
+    return Digest(
+        subscription=sub,
+        key=digest_key(sub.name, due),
+        period_start=period_start,
+        period_end=due,
+        items=tuple(items),
+        more=more,
+        watch_status=watch_status(store, sub, watches, period_start),
+        feed_url=feed_url(settings, feed_name(sub)),
+    )
+
+
+def watch_status(
+    store: Store, sub: Subscription, watches: Sequence[Watch], since: dt.datetime | None
+) -> tuple[WatchStatus, ...]:
+    by_name = {w.name: w for w in watches}
+    out = []
+    for name in sub.watches:
+        watch = by_name.get(name)
+        state = store.watch_state(name)
+        found, new, translation = store.watch_activity(name, since)
+        out.append(
+            WatchStatus(
+                name=name,
+                title=watch.title if watch else name,
+                term=watch.term if watch else (state.term if state else ""),
+                query_translation=translation,
+                found=found,
+                new=new,
+                checked_until=state.watermark if state else None,
+                failing_since=state.failing_since if state else None,
+                error=state.last_error if state else None,
+            )
+        )
+    return tuple(out)
+
+
+def preview_digest(
+    store: Store,
+    settings: Settings,
+    sub: Subscription,
+    watches: Sequence[Watch],
+    now: dt.datetime,
+) -> Digest:
+    """The digest the first recipient would get at the next scheduled moment, from what
+    is in the store now. Writes nothing."""
+    due = next_due(sub.schedule, sub.timezone, now) or now
+    ledger = Ledger(store)
+    recipient = sub.recipients[0].lower()
+    eligible = ledger.eligible(sub, recipient) if ledger.is_subscribed(sub, recipient) else []
+    chosen = eligible[: sub.max_papers]
+    return build_digest(store, settings, sub, watches, due, chosen, len(eligible) - len(chosen))
