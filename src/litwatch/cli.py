@@ -75,7 +75,7 @@ def configure_logging(verbosity: int) -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING if verbosity < 2 else logging.DEBUG)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -20,7 +20,7 @@ CSV_COLUMNS = (
     "authors",
     "journal",
     "published",
-    "entrez_date",
+    "create_date",
     "publication_types",
     "watches",
     "first_seen",
@@ -34,7 +34,8 @@ def pubmed_url(pmid: str) -> str:
 
 def paper_summary(item: StoredPaper) -> dict[str, Any]:
     p = item.paper
-    entrez = p.history_date("entrez")
+    created = p.history_date("entrez")  # PubStatus "entrez" is PubMed's create date, [crdt]
+    entry = p.history_date("pubmed")  # and "pubmed" its entry date, [edat]
     return {
         "pmid": p.pmid,
         "pmids": list(item.pmids),
@@ -51,7 +52,8 @@ def paper_summary(item: StoredPaper) -> dict[str, Any]:
         "published": p.published.iso(),
         "published_text": p.published.text,
         "electronic_date": p.electronic_date.isoformat() if p.electronic_date else None,
-        "entrez_date": entrez.isoformat() if entrez else None,
+        "create_date": created.isoformat() if created else None,
+        "entry_date": entry.isoformat() if entry else None,
         "publication_types": list(p.publication_types),
         "mesh_terms": [m.descriptor for m in p.mesh_headings],
         "keywords": list(p.keywords),

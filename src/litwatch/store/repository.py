@@ -328,23 +328,17 @@ class Store:
         created = 0
         with self.transaction() as c:
             for paper in papers:
-                ids = identifiers(paper)
-                owners = sorted(
-                    {
-                        row[0]
-                        for scheme, value in ids
-                        for row in c.execute(
-                            "SELECT paper_id FROM paper_ids WHERE scheme = ? AND value = ?",
-                            (scheme, value),
-                        )
-                    }
-                )
-                if not owners:
+                row = c.execute(
+                    "SELECT paper_id FROM paper_ids WHERE scheme = 'pmid' AND value = ?",
+                    (paper.pmid,),
+                ).fetchone()
+                if row is None:
                     cur = c.execute(
-                        "INSERT INTO papers (pmid, doi, pmcid, title, record, date_revised,"
-                        " first_seen, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO papers (pmid, version, doi, pmcid, title, record, date_revised,"
+                        " first_seen, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             paper.pmid,
+                            paper.pmid_version,
                             paper.doi,
                             paper.pmcid,
                             paper.title,
@@ -357,28 +351,43 @@ class Store:
                     owner = cur.lastrowid
                     created += 1
                 else:
-                    owner = owners[0]
-                    for other in owners[1:]:
-                        merge_papers(c, keep=owner, drop=other)
+                    owner = row[0]
                     self._refresh(c, owner, paper, stamp)
+                # A DOI or PMCID names the first paper met with it: real PubMed has distinct
+                # papers sharing a DOI (PMIDs 420122 and 420123), so ids other than the PMID
+                # never merge two PubMed records; they let sources without a PMID find the paper.
                 c.executemany(
                     "INSERT OR IGNORE INTO paper_ids (scheme, value, paper_id) VALUES (?, ?, ?)",
-                    ((scheme, value, owner) for scheme, value in ids),
+                    ((scheme, value, owner) for scheme, value in identifiers(paper)),
                 )
         return created
 
     @staticmethod
     def _refresh(c: sqlite3.Connection, owner: int, paper: Paper, stamp: str) -> None:
-        """A record met again under the paper's own PMID replaces the stored one if PubMed
-        revised it; a duplicate met under another PMID only adds its identifiers."""
-        row = c.execute("SELECT pmid, date_revised FROM papers WHERE id = ?", (owner,)).fetchone()
+        """Replace the stored record when PubMed revised it (a later version of the PMID,
+        or a new DateRevised); an older version never replaces a newer one."""
+        version, revised_before = c.execute(
+            "SELECT version, date_revised FROM papers WHERE id = ?", (owner,)
+        ).fetchone()
         revised = paper.date_revised and paper.date_revised.isoformat()
-        if row[0] == paper.pmid and revised != row[1]:
-            c.execute(
-                "UPDATE papers SET doi = ?, pmcid = ?, title = ?, record = ?, date_revised = ?,"
-                " updated = ? WHERE id = ?",
-                (paper.doi, paper.pmcid, paper.title, paper_to_json(paper), revised, stamp, owner),
-            )
+        if paper.pmid_version < version or (
+            paper.pmid_version == version and revised == revised_before
+        ):
+            return
+        c.execute(
+            "UPDATE papers SET version = ?, doi = ?, pmcid = ?, title = ?, record = ?,"
+            " date_revised = ?, updated = ? WHERE id = ?",
+            (
+                paper.pmid_version,
+                paper.doi,
+                paper.pmcid,
+                paper.title,
+                paper_to_json(paper),
+                revised,
+                stamp,
+                owner,
+            ),
+        )
 
     def mark_deleted(self, pmids: Iterable[str], now: dt.datetime) -> int:
         with self.transaction() as c:
@@ -455,16 +464,3 @@ def identifiers(paper: Paper) -> list[tuple[str, str]]:
     if paper.pmcid:
         ids.append(("pmcid", paper.pmcid))
     return ids
-
-
-def merge_papers(c: sqlite3.Connection, *, keep: int, drop: int) -> None:
-    c.execute("UPDATE paper_ids SET paper_id = ? WHERE paper_id = ?", (keep, drop))
-    for table in ("delivery_items", "delivered"):
-        c.execute(f"UPDATE OR IGNORE {table} SET paper_id = ? WHERE paper_id = ?", (keep, drop))
-        c.execute(f"DELETE FROM {table} WHERE paper_id = ?", (drop,))
-    c.execute(
-        "UPDATE papers SET first_seen = MIN(first_seen, (SELECT first_seen FROM papers WHERE id = ?))"
-        " WHERE id = ?",
-        (drop, keep),
-    )
-    c.execute("DELETE FROM papers WHERE id = ?", (drop,))

@@ -14,6 +14,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE papers (
         id            INTEGER PRIMARY KEY,
         pmid          TEXT,               -- the first PMID this paper was met under
+        version       INTEGER NOT NULL DEFAULT 1,  -- of the PMID's record that is stored
         doi           TEXT,
         pmcid         TEXT,
         title         TEXT NOT NULL,
