@@ -166,7 +166,7 @@ def test_config_from_environment_variable(
 
 def test_unknown_watch_name(tmp_path: Path) -> None:
     make_config(tmp_path)
-    with pytest.raises(ConfigError, match="no watch named 'kratum'.*known: kratom"):
+    with pytest.raises(ConfigError, match=r"no watch named 'kratum'.*known: kratom"):
         load_watches(tmp_path / "queries", ["kratum"])
 
 
