@@ -30,8 +30,12 @@ def site(tmp_path: Path, eutils: EutilsStandin) -> Site:
     return make_site(tmp_path, eutils.base_url, {"kratom": KRATOM, "kratom-pain": KRATOM_PAIN})
 
 
-def esearches(eutils: EutilsStandin) -> list[dict[str, str]]:
-    return [r.params for r in eutils.requests if r.endpoint == "esearch" and r.status == 200]
+def esearches(eutils: EutilsStandin, datetype: str = "crdt") -> list[dict[str, str]]:
+    return [
+        r.params
+        for r in eutils.requests
+        if r.endpoint == "esearch" and r.status == 200 and r.params.get("datetype") == datetype
+    ]
 
 
 def test_seed_then_new_papers_over_simulated_days(

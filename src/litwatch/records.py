@@ -166,6 +166,7 @@ class WatchResult:
     new: int = 0  # PMIDs this watch had not matched before
     fetched: int = 0  # records downloaded for this watch's new PMIDs
     pending: int = 0  # new PMIDs whose records PubMed did not return yet
+    updated: int = 0  # stored papers PubMed changed in a way a writer cares about
     seeded: bool = False
     query_translation: str | None = None
     warnings: tuple[str, ...] = ()
@@ -234,6 +235,19 @@ class WatchStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class PaperUpdate:
+    """A change to a paper a recipient already has (or the article cites): retracted,
+    erratum, expression of concern, withdrawn, now in an issue, abstract added."""
+
+    paper: Paper
+    kind: str
+    detail: str
+    detected_at: dt.datetime
+    reference: bool = False  # the paper is one the article cites
+    serious: bool = False  # retraction, withdrawal, expression of concern: lead the digest
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """One issue of a subscription, the same for every recipient."""
 
@@ -245,3 +259,4 @@ class Digest:
     more: int = 0  # papers beyond ``max_papers``, left to the next email / the feed
     watch_status: tuple[WatchStatus, ...] = ()
     feed_url: str | None = None
+    updates: tuple[PaperUpdate, ...] = ()

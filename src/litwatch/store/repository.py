@@ -29,6 +29,7 @@ class WatchState:
     watermark: dt.datetime | None
     failing_since: dt.datetime | None
     last_error: str | None
+    updates_checked: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,14 +168,15 @@ class Store:
 
     def watch_state(self, name: str) -> WatchState | None:
         row = self.conn.execute(
-            "SELECT name, term, seeded_at, watermark, failing_since, last_error"
+            "SELECT name, term, seeded_at, watermark, failing_since, last_error, updates_checked"
             " FROM watches WHERE name = ?",
             (name,),
         ).fetchone()
         if row is None:
             return None
+        checked = dt.date.fromisoformat(row[6]) if row[6] else None
         return WatchState(
-            row[0], row[1], from_iso(row[2]), from_iso(row[3]), from_iso(row[4]), row[5]
+            row[0], row[1], from_iso(row[2]), from_iso(row[3]), from_iso(row[4]), row[5], checked
         )
 
     def watch_states(self) -> list[WatchState]:
@@ -237,6 +239,7 @@ class Store:
         *,
         matched: Iterable[str] = (),
         waiting: Iterable[str] = (),
+        updates_checked: dt.date | None = None,
     ) -> None:
         """Commit one watch's outcome at once: its matches, what is still pending, the
         run row and — only when it succeeded — the moved watermark."""
@@ -273,6 +276,11 @@ class Store:
                     "UPDATE watches SET failing_since = COALESCE(failing_since, ?), last_error = ?"
                     " WHERE name = ?",
                     (stamp, result.error, watch.name),
+                )
+            if updates_checked:
+                c.execute(
+                    "UPDATE watches SET updates_checked = ? WHERE name = ?",
+                    (updates_checked.isoformat(), watch.name),
                 )
             window = result.window or (None, None)
             c.execute(
@@ -365,7 +373,8 @@ class Store:
     @staticmethod
     def _refresh(c: sqlite3.Connection, owner: int, paper: Paper, stamp: str) -> None:
         """Replace the stored record when PubMed revised it (a later version of the PMID,
-        or a new DateRevised); an older version never replaces a newer one."""
+        or a new DateRevised); an older version never replaces a newer one. ``updated``
+        moves only with an update a writer cares about (``record_updates``)."""
         version, revised_before = c.execute(
             "SELECT version, date_revised FROM papers WHERE id = ?", (owner,)
         ).fetchone()
@@ -376,7 +385,7 @@ class Store:
             return
         c.execute(
             "UPDATE papers SET version = ?, doi = ?, pmcid = ?, title = ?, record = ?,"
-            " date_revised = ?, updated = ? WHERE id = ?",
+            " date_revised = ? WHERE id = ?",
             (
                 paper.pmid_version,
                 paper.doi,
@@ -384,10 +393,68 @@ class Store:
                 paper.title,
                 paper_to_json(paper),
                 revised,
-                stamp,
                 owner,
             ),
         )
+
+    def paper_by_pmid(self, pmid: str) -> tuple[int, Paper] | None:
+        row = self.conn.execute(
+            "SELECT p.id, p.record FROM papers p JOIN paper_ids i ON i.paper_id = p.id"
+            " WHERE i.scheme = 'pmid' AND i.value = ?",
+            (pmid,),
+        ).fetchone()
+        return (row[0], paper_from_json(row[1])) if row else None
+
+    def stale_pmids(self, watch: str, pmids: Sequence[str], before: dt.date) -> set[str]:
+        """PMIDs among ``pmids`` that ``watch`` matched as new and whose stored record was
+        last revised before ``before`` (or has no revision date): worth fetching again."""
+        found: set[str] = set()
+        for part in chunks(pmids):
+            marks = ",".join("?" * len(part))
+            found.update(
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT m.pmid FROM matches m"
+                    " JOIN paper_ids i ON i.scheme = 'pmid' AND i.value = m.pmid"
+                    " JOIN papers p ON p.id = i.paper_id"
+                    f" WHERE m.watch = ? AND m.seeded = 0 AND m.pmid IN ({marks})"
+                    " AND (p.date_revised IS NULL OR p.date_revised < ?)",
+                    (watch, *part, before.isoformat()),
+                )
+            )
+        return found
+
+    def has_new_matches(self, watch: str) -> bool:
+        return bool(
+            self.conn.execute(
+                "SELECT 1 FROM matches WHERE watch = ? AND seeded = 0 LIMIT 1", (watch,)
+            ).fetchone()
+        )
+
+    def record_updates(
+        self, paper_id: int, updates: Sequence[tuple[str, str]], now: dt.datetime
+    ) -> int:
+        """Store (kind, detail) changes of a paper, each kind once; moves ``updated``."""
+        stamp = iso(now)
+        with self.transaction() as c:
+            added = 0
+            for kind, detail in updates:
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO updates (paper_id, kind, detail, detected_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (paper_id, kind, detail, stamp),
+                )
+                added += cur.rowcount
+            if added:
+                c.execute("UPDATE papers SET updated = ? WHERE id = ?", (stamp, paper_id))
+        return added
+
+    def paper_updates(self, paper_id: int) -> list[tuple[str, str, dt.datetime]]:
+        rows = self.conn.execute(
+            "SELECT kind, detail, detected_at FROM updates WHERE paper_id = ? ORDER BY id",
+            (paper_id,),
+        )
+        return [(k, d, from_iso(t)) for k, d, t in rows]
 
     def mark_deleted(self, pmids: Iterable[str], now: dt.datetime) -> int:
         with self.transaction() as c:

@@ -127,6 +127,32 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (subscription, recipient, paper_id)
     ) WITHOUT ROWID;
     """,
+    # 2 -> 3: updates to stored papers (retractions, errata, ...) and their delivery.
+    """
+    ALTER TABLE watches ADD COLUMN updates_checked TEXT;   -- day of the last [mdat] search
+    CREATE TABLE updates (
+        id            INTEGER PRIMARY KEY,
+        paper_id      INTEGER NOT NULL REFERENCES papers(id),
+        kind          TEXT NOT NULL,      -- retracted | erratum | expression of concern | ...
+        detail        TEXT NOT NULL,
+        detected_at   TEXT NOT NULL,
+        UNIQUE (paper_id, kind)           -- each kind of change is told once
+    );
+    CREATE TABLE delivery_updates (
+        digest_id     INTEGER NOT NULL,
+        recipient     TEXT NOT NULL,
+        update_id     INTEGER NOT NULL,
+        PRIMARY KEY (digest_id, recipient, update_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE delivered_updates (
+        subscription  TEXT NOT NULL,
+        recipient     TEXT NOT NULL,
+        update_id     INTEGER NOT NULL,
+        digest_id     INTEGER NOT NULL,
+        delivered_at  TEXT NOT NULL,
+        PRIMARY KEY (subscription, recipient, update_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
