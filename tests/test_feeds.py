@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from golden import assert_golden
 from litwatch.deliver import feeds as feeds_module
 from litwatch.deliver.feeds import (
     FeedEntry,
@@ -27,7 +26,8 @@ from litwatch.deliver.feeds import (
 )
 from litwatch.errors import DeliveryError
 from litwatch.records import AbstractSection, Paper
-from render_samples import LATER, NOW, SOX10, feed, hostile_paper, papers
+from tests.golden import assert_golden
+from tests.render_samples import LATER, NOW, SOX10, feed, hostile_paper, papers
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 STRICT = etree.XMLParser(resolve_entities=False, no_network=True, recover=False)

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from lxml import etree
 from lxml import html as lxml_html
 
-from golden import assert_golden
 from litwatch.errors import ConfigError
 from litwatch.records import AbstractSection, Author, DigestItem, Paper
 from litwatch.render import check_templates, make_environment, render_digest, render_template
@@ -23,7 +22,8 @@ from litwatch.render_filters import (
     sanitize_inline_html,
     xml_text,
 )
-from render_samples import (
+from tests.golden import assert_golden
+from tests.render_samples import (
     BEAGLE_PK,
     KRATOM_FATALITIES,
     KRATOM_LETTER,

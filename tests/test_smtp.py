@@ -22,7 +22,7 @@ from litwatch.config import SmtpSettings
 from litwatch.deliver.email import Outcome, as_bytes, build_message, make_mailer
 from litwatch.deliver.smtp import SmtpMailer
 from litwatch.errors import DeliveryError
-from smtp_server import Certificate, SilentServer, SmtpServer, closed_port, make_certificate
+from tests.smtp_server import Certificate, SilentServer, SmtpServer, closed_port, make_certificate
 
 PASSWORD = "correct-Horse-7Q!"
 WRONG = "wrong-Battery-99"

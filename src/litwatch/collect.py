@@ -130,14 +130,16 @@ def search_watch(
     # when the watch already holds papers.
     plan = Plan(watch, result, candidates, updates_checked=end)
     if state is not None and state.updates_checked != end and store.has_new_matches(watch.name):
-        check_revised(store, client, plan, start, end)
+        check_revised(store, client, plan, min(state.updates_checked or start, end), end)
     return plan
 
 
 def check_revised(
     store: Store, client: EntrezClient, plan: Plan, start: dt.date, end: dt.date
 ) -> None:
-    """Find the watch's stored papers that PubMed revised in the window: one esearch."""
+    """Find the watch's stored papers that PubMed revised since the last check: one
+    esearch on [mdat] from the day of that check (whole days, so it is searched again)
+    to today. A record fetched today is current; one fetched earlier may not be."""
     watch = plan.watch
     try:
         revised = client.search(
@@ -148,7 +150,7 @@ def check_revised(
         plan.result = replace(plan.result, warnings=(*plan.result.warnings, warning))
         plan.updates_checked = None
         return
-    plan.stale = store.stale_pmids(watch.name, revised.ids, before=start)
+    plan.stale = store.stale_pmids(watch.name, revised.ids, before=end)
 
 
 @dataclass

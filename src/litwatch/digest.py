@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 from litwatch.config import Settings
 from litwatch.cron import cron_trigger
-from litwatch.records import Digest, DigestItem, Subscription, Watch, WatchStatus
+from litwatch.records import Digest, DigestItem, PaperUpdate, Subscription, Watch, WatchStatus
 from litwatch.store.ledger import Ledger, digest_key, stored_papers
 from litwatch.store.repository import Store
+from litwatch.updates import Update
 
 LOOKBACK = dt.timedelta(days=32)  # how far back a missed schedule is still caught up
 
@@ -53,8 +54,10 @@ def build_digest(
     due: dt.datetime,
     paper_ids: Sequence[int],
     more: int,
+    updates: Sequence[tuple[int, str, str, dt.datetime]] = (),
 ) -> Digest:
-    """The Digest value for ``paper_ids`` (already chosen), with the watches' status."""
+    """The Digest value for ``paper_ids`` (already chosen) and ``updates`` (paper_id, kind,
+    detail, detected_at), with the watches' status."""
     ledger = Ledger(store)
     period_start = ledger.previous_due(sub.name, due)
     items = []
@@ -70,7 +73,27 @@ def build_digest(
         more=more,
         watch_status=watch_status(store, sub, watches, period_start),
         feed_url=feed_url(settings, feed_name(sub)),
+        updates=paper_updates(store, updates),
     )
+
+
+def paper_updates(
+    store: Store, updates: Sequence[tuple[int, str, str, dt.datetime]]
+) -> tuple[PaperUpdate, ...]:
+    """Serious updates (retracted, withdrawn, expression of concern) first."""
+    papers = dict(store.papers_by_id(sorted({u[0] for u in updates}), matched_only=False))
+    out = [
+        PaperUpdate(
+            paper=papers[paper_id].paper,
+            kind=kind,
+            detail=detail,
+            detected_at=detected_at,
+            serious=Update(kind, detail).serious,
+        )
+        for paper_id, kind, detail, detected_at in updates
+        if paper_id in papers
+    ]
+    return tuple(sorted(out, key=lambda u: (not u.serious, u.detected_at)))
 
 
 def watch_status(
@@ -110,6 +133,10 @@ def preview_digest(
     due = next_due(sub.schedule, sub.timezone, now) or now
     ledger = Ledger(store)
     recipient = sub.recipients[0].lower()
-    eligible = ledger.eligible(sub, recipient) if ledger.is_subscribed(sub, recipient) else []
+    subscribed = ledger.is_subscribed(sub, recipient)
+    eligible = ledger.eligible(sub, recipient) if subscribed else []
+    updates = ledger.updates_by_id(ledger.pending_updates(sub, recipient)) if subscribed else []
     chosen = eligible[: sub.max_papers]
-    return build_digest(store, settings, sub, watches, due, chosen, len(eligible) - len(chosen))
+    return build_digest(
+        store, settings, sub, watches, due, chosen, len(eligible) - len(chosen), updates
+    )

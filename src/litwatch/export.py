@@ -59,6 +59,10 @@ def paper_summary(item: StoredPaper) -> dict[str, Any]:
         "keywords": list(p.keywords),
         "languages": list(p.languages),
         "watches": list(item.watches),
+        "updates": [
+            {"kind": kind, "detail": detail, "detected_at": iso(when)}
+            for kind, detail, when in item.updates
+        ],
         "first_seen": iso(item.first_seen),
         "updated": iso(item.updated),
         "url": pubmed_url(p.pmid),

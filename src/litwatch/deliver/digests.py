@@ -175,8 +175,9 @@ def send_one(ctx: Context, mailer: Mailer, delivery: Delivery) -> DeliveryResult
             delivery.recipient,
         )
     paper_ids = ctx.ledger.delivery_papers(delivery.digest_id, delivery.recipient)
+    updates = ctx.ledger.delivery_updates(delivery.digest_id, delivery.recipient)
     digest = build_digest(
-        ctx.store, ctx.settings, sub, ctx.watches, delivery.due, paper_ids, delivery.more
+        ctx.store, ctx.settings, sub, ctx.watches, delivery.due, paper_ids, delivery.more, updates
     )
     message = compose(ctx.settings, ctx.env, ctx.now, digest, delivery.recipient)
     ctx.ledger.set_status(delivery, "sending")

@@ -98,7 +98,8 @@ class Ledger:
             digest_id = int(cur.lastrowid)
             for recipient in (r.lower() for r in sub.recipients):
                 papers = self._eligible(c, sub, recipient)
-                if not papers and not sub.send_empty:
+                updates = self._pending_updates(c, sub, recipient)
+                if not papers and not updates and not sub.send_empty:
                     continue
                 chosen = papers[: sub.max_papers]
                 c.execute(
@@ -111,7 +112,61 @@ class Ledger:
                     " VALUES (?, ?, ?, ?)",
                     ((digest_id, recipient, pid, pos) for pos, pid in enumerate(chosen)),
                 )
+                c.executemany(
+                    "INSERT INTO delivery_updates (digest_id, recipient, update_id) VALUES (?, ?, ?)",
+                    ((digest_id, recipient, update_id) for update_id in updates),
+                )
         return digest_id
+
+    def pending_updates(self, sub: Subscription, recipient: str) -> list[int]:
+        return self._pending_updates(self.conn, sub, recipient.lower())
+
+    @staticmethod
+    def _pending_updates(c: sqlite3.Connection, sub: Subscription, recipient: str) -> list[int]:
+        """Updates to papers this recipient got from ``sub``, found after they subscribed,
+        neither told to them nor waiting in an open delivery; oldest first."""
+        rows = c.execute(
+            """
+            SELECT u.id FROM updates u
+              JOIN delivered d ON d.paper_id = u.paper_id
+                              AND d.subscription = ? AND d.recipient = ?
+              JOIN subscribers s ON s.subscription = d.subscription AND s.recipient = d.recipient
+             WHERE u.detected_at >= s.since
+               AND u.id NOT IN (SELECT update_id FROM delivered_updates
+                                 WHERE subscription = ? AND recipient = ?)
+               AND u.id NOT IN (SELECT du.update_id FROM delivery_updates du
+                                  JOIN deliveries dl ON dl.digest_id = du.digest_id
+                                                    AND dl.recipient = du.recipient
+                                  JOIN digests g ON g.id = du.digest_id
+                                 WHERE g.subscription = ? AND du.recipient = ?
+                                   AND dl.status IN ('pending', 'sending', 'unknown'))
+             ORDER BY u.id
+            """,
+            (sub.name, recipient, sub.name, recipient, sub.name, recipient),
+        )
+        return [r[0] for r in rows]
+
+    def delivery_updates(
+        self, digest_id: int, recipient: str
+    ) -> list[tuple[int, str, str, dt.datetime]]:
+        """(paper_id, kind, detail, detected_at) of the updates a delivery carries."""
+        rows = self.conn.execute(
+            "SELECT u.paper_id, u.kind, u.detail, u.detected_at FROM delivery_updates du"
+            " JOIN updates u ON u.id = du.update_id WHERE du.digest_id = ? AND du.recipient = ?"
+            " ORDER BY u.id",
+            (digest_id, recipient),
+        )
+        return [(p, k, d, from_iso(t)) for p, k, d, t in rows]
+
+    def updates_by_id(self, update_ids: Sequence[int]) -> list[tuple[int, str, str, dt.datetime]]:
+        out = []
+        for update_id in update_ids:
+            row = self.conn.execute(
+                "SELECT paper_id, kind, detail, detected_at FROM updates WHERE id = ?", (update_id,)
+            ).fetchone()
+            if row:
+                out.append((row[0], row[1], row[2], from_iso(row[3])))
+        return out
 
     def eligible(self, sub: Subscription, recipient: str) -> list[int]:
         return self._eligible(self.conn, sub, recipient.lower())
@@ -198,6 +253,12 @@ class Ledger:
                 "INSERT OR IGNORE INTO delivered (subscription, recipient, paper_id, digest_id,"
                 " delivered_at) SELECT ?, recipient, paper_id, digest_id, ? FROM delivery_items"
                 " WHERE digest_id = ? AND recipient = ?",
+                (d.subscription, iso(now), d.digest_id, d.recipient),
+            )
+            c.execute(
+                "INSERT OR IGNORE INTO delivered_updates (subscription, recipient, update_id,"
+                " digest_id, delivered_at) SELECT ?, recipient, update_id, digest_id, ?"
+                " FROM delivery_updates WHERE digest_id = ? AND recipient = ?",
                 (d.subscription, iso(now), d.digest_id, d.recipient),
             )
 

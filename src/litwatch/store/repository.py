@@ -39,6 +39,7 @@ class StoredPaper:
     updated: dt.datetime
     watches: tuple[str, ...]  # watches for which it was new (seeded matches left out)
     pmids: tuple[str, ...]  # every PMID the paper is known under
+    updates: tuple[tuple[str, str, dt.datetime], ...] = ()  # (kind, detail, detected_at)
 
 
 def iso(moment: dt.datetime) -> str:
@@ -361,6 +362,9 @@ class Store:
                 else:
                     owner = row[0]
                     self._refresh(c, owner, paper, stamp)
+                c.execute(
+                    "UPDATE papers SET fetched_on = ? WHERE id = ?", (now.date().isoformat(), owner)
+                )
                 # A DOI or PMCID names the first paper met with it: real PubMed has distinct
                 # papers sharing a DOI (PMIDs 420122 and 420123), so ids other than the PMID
                 # never merge two PubMed records; they let sources without a PMID find the paper.
@@ -407,7 +411,7 @@ class Store:
 
     def stale_pmids(self, watch: str, pmids: Sequence[str], before: dt.date) -> set[str]:
         """PMIDs among ``pmids`` that ``watch`` matched as new and whose stored record was
-        last revised before ``before`` (or has no revision date): worth fetching again."""
+        fetched before ``before``: PubMed may have revised it since."""
         found: set[str] = set()
         for part in chunks(pmids):
             marks = ",".join("?" * len(part))
@@ -418,7 +422,7 @@ class Store:
                     " JOIN paper_ids i ON i.scheme = 'pmid' AND i.value = m.pmid"
                     " JOIN papers p ON p.id = i.paper_id"
                     f" WHERE m.watch = ? AND m.seeded = 0 AND m.pmid IN ({marks})"
-                    " AND (p.date_revised IS NULL OR p.date_revised < ?)",
+                    " AND (p.fetched_on IS NULL OR p.fetched_on < ?)",
                     (watch, *part, before.isoformat()),
                 )
             )
@@ -492,23 +496,28 @@ class Store:
         tail = f" ORDER BY p.first_seen DESC, p.id DESC LIMIT {int(limit)}"
         return [paper_id for paper_id, _ in self._papers(where, list(watches), tail)]
 
-    def papers_by_id(self, paper_ids: Sequence[int]) -> list[tuple[int, StoredPaper]]:
+    def papers_by_id(
+        self, paper_ids: Sequence[int], *, matched_only: bool = True
+    ) -> list[tuple[int, StoredPaper]]:
         found: list[tuple[int, StoredPaper]] = []
         for part in chunks(list(paper_ids)):
             where = [f"p.id IN ({','.join('?' * len(part))})"]
-            found.extend(self._papers(where, list(part), ""))
+            found.extend(self._papers(where, list(part), "", matched_only=matched_only))
         return found
 
     def _papers(
-        self, where: list[str], args: list[object], tail: str
+        self, where: list[str], args: list[object], tail: str, *, matched_only: bool = True
     ) -> list[tuple[int, StoredPaper]]:
+        join = "JOIN" if matched_only else "LEFT JOIN"
         sql = (
             "SELECT p.id, p.record, p.first_seen, p.updated, group_concat(DISTINCT m.watch),"
             " group_concat(DISTINCT i.value)"
             " FROM papers p JOIN paper_ids i ON i.paper_id = p.id AND i.scheme = 'pmid'"
-            " JOIN matches m ON m.pmid = i.value AND m.seeded = 0"
+            f" {join} matches m ON m.pmid = i.value AND m.seeded = 0"
             " WHERE " + " AND ".join(["p.deleted IS NULL", *where]) + " GROUP BY p.id" + tail
         )
+        rows = self.conn.execute(sql, args).fetchall()
+        changes = self._updates_of([r[0] for r in rows])
         return [
             (
                 paper_id,
@@ -516,12 +525,27 @@ class Store:
                     paper=paper_from_json(record),
                     first_seen=from_iso(first_seen),
                     updated=from_iso(updated),
-                    watches=tuple(sorted(names.split(","))),
+                    watches=tuple(sorted(names.split(","))) if names else (),
                     pmids=tuple(sorted(pmids.split(","), key=int)),
+                    updates=tuple(changes.get(paper_id, ())),
                 ),
             )
-            for paper_id, record, first_seen, updated, names, pmids in self.conn.execute(sql, args)
+            for paper_id, record, first_seen, updated, names, pmids in rows
         ]
+
+    def _updates_of(
+        self, paper_ids: Sequence[int]
+    ) -> dict[int, list[tuple[str, str, dt.datetime]]]:
+        out: dict[int, list[tuple[str, str, dt.datetime]]] = {}
+        for part in chunks(list(paper_ids)):
+            marks = ",".join("?" * len(part))
+            for paper_id, kind, detail, detected in self.conn.execute(
+                f"SELECT paper_id, kind, detail, detected_at FROM updates WHERE paper_id IN ({marks})"
+                " ORDER BY id",
+                part,
+            ):
+                out.setdefault(paper_id, []).append((kind, detail, from_iso(detected)))
+        return out
 
 
 def identifiers(paper: Paper) -> list[tuple[str, str]]:

@@ -130,6 +130,7 @@ MIGRATIONS: list[str] = [
     # 2 -> 3: updates to stored papers (retractions, errata, ...) and their delivery.
     """
     ALTER TABLE watches ADD COLUMN updates_checked TEXT;   -- day of the last [mdat] search
+    ALTER TABLE papers ADD COLUMN fetched_on TEXT;         -- day the record was last fetched
     CREATE TABLE updates (
         id            INTEGER PRIMARY KEY,
         paper_id      INTEGER NOT NULL REFERENCES papers(id),
