@@ -133,19 +133,12 @@ def send_open(ctx: Context, mailer: Mailer | None) -> tuple[list[DeliveryResult]
     own_mailer = mailer is None
     try:
         mailer = mailer or make_mailer(ctx.settings.smtp, ctx.settings.root)
-        for position, delivery in enumerate(open_):
-            try:
-                results.append(send_one(ctx, mailer, delivery))
-            except DeliveryError as exc:  # the server as a whole: everyone left waits
-                errors.append(str(exc))
-                log.error("delivery stopped: %s", exc)
-                for waiting in open_[position:]:
-                    retry_later(ctx, waiting, str(exc))
-                break
-    except DeliveryError as exc:
+        for delivery in open_:
+            results.append(send_one(ctx, mailer, delivery))
+    except DeliveryError as exc:  # the server as a whole (connect, TLS, login): the rest wait
         errors.append(str(exc))
         log.error("delivery stopped: %s", exc)
-        for waiting in open_:
+        for waiting in open_[len(results) :]:
             retry_later(ctx, waiting, str(exc))
     finally:
         if own_mailer and mailer is not None:
@@ -227,9 +220,8 @@ def compose(
 ) -> EmailMessage:
     sub = digest.subscription
     domain = sender_domain(settings)
-    unsubscribe = (
-        sub.unsubscribe or f"mailto:{settings.smtp.sender}?subject=unsubscribe%20{sub.name}"
-    )
+    sender = parse_address(settings.smtp.sender, "sender").addr_spec  # not "Name <addr>"
+    unsubscribe = sub.unsubscribe or f"mailto:{sender}?subject=unsubscribe%20{sub.name}"
     return build_message(
         subject=digest_subject(
             sub.title, len(digest.items) + digest.more, digest.period_end.date()
