@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from litwatch.deliver import feeds as feeds_module
+from litwatch import atomic as atomic_module
 from litwatch.deliver.feeds import (
     FeedEntry,
     entry_id,
@@ -220,7 +220,7 @@ def test_unwritable_folder_raises_delivery_error_naming_it(tmp_path, monkeypatch
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(feeds_module.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(atomic_module.tempfile, "mkstemp", refuse)
     with pytest.raises(DeliveryError, match=re.escape(str(tmp_path))) as caught:
         write_feed_files(tmp_path, {"a.atom": "x"})
     assert "Permission denied" in str(caught.value)
@@ -232,7 +232,7 @@ def test_failed_rename_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(feeds_module.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic_module.os, "replace", broken_replace)
     with pytest.raises(DeliveryError, match="No space left"):
         write_feed_files(tmp_path, {"a.atom": "new"})
     assert (tmp_path / "a.atom").read_text() == "old"

@@ -20,7 +20,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from email import policy as email_policy
@@ -31,6 +30,7 @@ from html import unescape as html_unescape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from litwatch.atomic import write_atomic
 from litwatch.errors import DeliveryError
 
 if TYPE_CHECKING:
@@ -445,18 +445,7 @@ class OutboxMailer:
         path = self.path_for(message)
         try:
             self._ensure_folder()
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.chmod(tmp, 0o600)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            _fsync_folder(self.folder)
+            write_atomic(path, data, 0o600)
         except OSError as exc:
             raise DeliveryError(
                 f"cannot write to the outbox folder {self.folder}: {exc.strerror or exc}",
@@ -486,19 +475,6 @@ def eml_name(message: EmailMessage) -> str:
     if safe != core or len(safe) > 180:
         safe = safe[:180] + "-" + hashlib.sha256(raw.encode()).hexdigest()[:12]
     return safe + ".eml"
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --- choosing a mailer ----------------------------------------------------------------

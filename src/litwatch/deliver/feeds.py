@@ -9,8 +9,6 @@ twice. Rendering is pure (``now`` and the version string are parameters); only
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +17,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from litwatch.atomic import write_atomic
 from litwatch.errors import ConfigError, DeliveryError
 from litwatch.records import Paper
 from litwatch.render import FEED_TEMPLATES, render_template
@@ -180,43 +179,14 @@ def write_feed_files(folder: Path, files: Mapping[str, str]) -> None:
         if not name or Path(name).name != name or name in {".", ".."}:
             raise DeliveryError(f"not a plain file name for a feed: {name!r}")
         _write_atomic(folder, name, text.encode("utf-8"))
-    _fsync_dir(folder)
 
 
 def _write_atomic(folder: Path, name: str, data: bytes) -> None:
     target = folder / name
     try:
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        write_atomic(target, data, 0o644)  # feeds are served to everyone
     except OSError as exc:
-        raise DeliveryError(
-            f"cannot write feed files in {folder}: {exc.strerror or exc}",
-            hint="check [feeds].dir and its permissions",
-        ) from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if hasattr(os, "fchmod"):  # mkstemp makes 0600; feeds are served to everyone
-                os.fchmod(fh.fileno(), 0o644)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, target)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
         raise DeliveryError(
             f"cannot write feed file {target} in {folder}: {exc.strerror or exc}",
             hint="check [feeds].dir, its permissions and free space",
         ) from exc
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the renames durable; best effort where directories cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -1,4 +1,5 @@
-"""PubMed through NCBI E-utilities: esearch a date window for PMIDs, efetch them in batches.
+"""PubMed through NCBI E-utilities: esearch a date window for PMIDs, efetch them in batches,
+elink the papers that cite given PMIDs (``cited_in``).
 
 What this edge promises (see DESIGN.md, "Guarantees"):
 
@@ -19,7 +20,9 @@ incomplete body, empty 200, not well-formed
 XML, efetch without ``</PubmedArticleSet>``
 200 with ``<ERROR>`` / ``{"error": ...}``      retry (outages: "Search Backend failed: Database
                                               is not supported: pubmed", "... Unable to open
-                                              connection to #PMQuerySrv", "... 502 Proxy Error")
+                                              connection to #PMQuerySrv", "... 502 Proxy Error";
+                                              elink: "Couldn't resolve #exLinkSrv2, the address
+                                              table is empty.", ``<LinkSet><ERROR>``)
 200 with ``<ERROR>`` naming a query problem    ``QueryError`` at once ("Empty term and query_key
                                               - nothing todo", or text saying syntax/invalid
                                               query/unbalanced)
@@ -64,10 +67,13 @@ from lxml import etree
 from litwatch import __version__
 from litwatch.config import EntrezSettings
 from litwatch.errors import QueryError, RateLimited, SourceError
+from litwatch.parse.elink import ElinkResult, parse_elink
 from litwatch.parse.esearch import EsearchPage, MalformedResponse, parse_esearch
 from litwatch.sources.ratelimit import RateLimiter, shared_limiter
 
 __all__ = [
+    "CITEDIN",
+    "ELINK_BATCH",
     "ESEARCH_MAX_IDS",
     "EntrezClient",
     "RateLimiter",
@@ -79,6 +85,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ESEARCH_MAX_IDS = 9999  # PubMed's esearch returns at most this many ids per query
+ELINK_BATCH = 200  # ids per elink POST (comma-separated: one LinkSet, links unioned)
+CITEDIN = "pubmed_pubmed_citedin"
 RETRY_AFTER_CAP = 60.0  # seconds
 _SNIPPET = 300  # characters of a response body quoted in an error
 
@@ -124,7 +132,8 @@ class _Retry(Exception):
 
 
 class EntrezClient:
-    """esearch and efetch for PubMed with retries, rate limiting and NCBI's error shapes."""
+    """esearch, efetch and elink for PubMed with retries, rate limiting and NCBI's error
+    shapes."""
 
     def __init__(
         self,
@@ -179,14 +188,7 @@ class EntrezClient:
             raise ValueError(
                 f"datetype must be an E-utilities date field like 'crdt', not {datetype!r}"
             )
-        problem = term_problem(term)
-        if problem:
-            raise QueryError(
-                f"the query cannot be sent to PubMed: {problem}",
-                watch=watch,
-                url=self._safe_url("esearch.fcgi"),
-                hint="fix the watch's term",
-            )
+        self._refuse_bad_term(term, watch)
         acc = _Accumulator()
         self._search_window(term, mindate, maxdate, datetype, watch, acc)
         return SearchResult(
@@ -197,9 +199,7 @@ class EntrezClient:
             requests=acc.requests,
         )
 
-    def count(self, term: str, *, watch: str | None = None) -> SearchResult:
-        """How many records match ``term`` in all of PubMed, with PubMed's translation and
-        warnings, in one request and without ids (for ``litwatch check --online``)."""
+    def _refuse_bad_term(self, term: str, watch: str | None) -> None:
         problem = term_problem(term)
         if problem:
             raise QueryError(
@@ -208,6 +208,11 @@ class EntrezClient:
                 url=self._safe_url("esearch.fcgi"),
                 hint="fix the watch's term",
             )
+
+    def count(self, term: str, *, watch: str | None = None) -> SearchResult:
+        """How many records match ``term`` in all of PubMed, with PubMed's translation and
+        warnings, in one request and without ids (for ``litwatch check --online``)."""
+        self._refuse_bad_term(term, watch)
         form = {"db": "pubmed", "term": term, "retmax": "0", "retmode": "xml"}
         page, attempts = self._call(
             "esearch.fcgi", form, watch=watch, check=lambda r: self._check_esearch(r, watch)
@@ -228,18 +233,49 @@ class EntrezClient:
         Each body is checked (well-formed, a complete ``PubmedArticleSet``, not an
         ``eFetchResult/ERROR``) before it is yielded; a bad one is retried like a 5xx.
         """
-        ids: list[str] = []
-        for pmid in pmids:
-            text = str(pmid).strip()
-            if not _PMID.fullmatch(text):
-                raise ValueError(f"not a PMID: {pmid!r}")
-            ids.append(text)
-        ids = list(dict.fromkeys(ids))
+        ids = _pmid_list(pmids)
         size = self._settings.batch_size
         if size < 1:
             raise ValueError(f"[entrez].batch_size must be at least 1, not {size}")
         batches = [ids[i : i + size] for i in range(0, len(ids), size)]
         return self._fetch_batches(batches, watch)
+
+    def cited_in(self, pmids: Sequence[str], *, watch: str | None = None) -> SearchResult:
+        """The PMIDs of the papers that cite any of ``pmids`` (elink ``pubmed_pubmed_citedin``).
+
+        One POST per ``ELINK_BATCH`` ids, comma-separated (NCBI then answers one LinkSet with
+        the links of all of them unioned). The result's ids are deduplicated, sorted by PMID
+        and never include ``pmids`` themselves; ``count`` is their number. A failed or
+        in-band-error elink is retried like the other endpoints and then raised, never
+        reported as "cited by nothing".
+        """
+        ids = _pmid_list(pmids)
+        asked = set(ids)
+        found: set[str] = set()
+        attempts = 0
+        for start in range(0, len(ids), ELINK_BATCH):
+            batch = ids[start : start + ELINK_BATCH]
+            form = {
+                "dbfrom": "pubmed",
+                "db": "pubmed",
+                "cmd": "neighbor",
+                "linkname": CITEDIN,
+                "retmode": "xml",
+                "id": ",".join(batch),
+            }
+            result, n = self._call(
+                "elink.fcgi",
+                form,
+                watch=watch,
+                check=lambda r: self._check_elink(r, watch),
+                n_ids=len(batch),
+            )
+            attempts += n
+            found.update(p for p in result.links(CITEDIN) if _PMID.fullmatch(p))
+        citing = tuple(sorted(found - asked, key=int))
+        return SearchResult(
+            ids=citing, count=len(citing), query_translation=None, warnings=(), requests=attempts
+        )
 
     def close(self) -> None:
         if self._owns_http:
@@ -356,6 +392,22 @@ class EntrezClient:
                 "watch %r: efetch returned %d of %d requested records", watch, probe.records, asked
             )
         return body
+
+    # -- elink -----------------------------------------------------------------------------
+
+    def _check_elink(self, response: httpx.Response, watch: str | None) -> ElinkResult:
+        body = self._check_http(response, "elink.fcgi", watch)
+        self._check_json_error(body, "elink.fcgi", watch)
+        try:
+            result = parse_elink(body)
+        except MalformedResponse as e:
+            raise _Retry(f"malformed elink response: {self._redact(str(e))}") from e
+        if result.error is not None:
+            self._raise_ncbi_error(result.error, "elink.fcgi", watch)
+        for linkset in result.linksets:
+            if linkset.error is not None:
+                self._raise_ncbi_error(linkset.error, "elink.fcgi", watch)
+        return result
 
     # -- one request, with retries ---------------------------------------------------------
 
@@ -558,6 +610,17 @@ class _Accumulator:
         self.count += page.count
         for pmid in page.ids:
             self.ids.setdefault(pmid)
+
+
+def _pmid_list(pmids: Sequence[str]) -> list[str]:
+    """PMIDs as stripped strings, first occurrence order; ValueError names a bad one."""
+    ids: list[str] = []
+    for pmid in pmids:
+        text = str(pmid).strip()
+        if not _PMID.fullmatch(text):
+            raise ValueError(f"not a PMID: {pmid!r}")
+        ids.append(text)
+    return list(dict.fromkeys(ids))
 
 
 def _retry_after(response: httpx.Response) -> float | None:
