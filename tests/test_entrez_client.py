@@ -20,8 +20,16 @@ from lxml import etree
 from litwatch import __version__
 from litwatch.config import EntrezSettings
 from litwatch.errors import QueryError, RateLimited, SourceError
+from litwatch.parse.elink import parse_elink
 from litwatch.parse.esearch import MalformedResponse, parse_esearch
-from litwatch.sources.pubmed import EntrezClient, SearchResult, make_http_client, term_problem
+from litwatch.sources.pubmed import (
+    CITEDIN,
+    ELINK_BATCH,
+    EntrezClient,
+    SearchResult,
+    make_http_client,
+    term_problem,
+)
 from litwatch.sources.ratelimit import SHARED_MARGIN, RateLimiter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entrez"
@@ -781,3 +789,301 @@ def test_standin_rejected_key_is_a_source_error_without_the_key():
         assert info.value.status == 400
         assert KEY not in str(info.value) and "[entrez].api_key" in str(info.value)
         assert server.count("esearch") == 1
+
+
+# -- elink: cited_in -----------------------------------------------------------------------------
+
+ELINK_DOCTYPE = (
+    '<?xml version="1.0" encoding="UTF-8" ?>\n'
+    '<!DOCTYPE eLinkResult PUBLIC "-//NLM//DTD elink 20101123//EN" '
+    '"https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20101123/elink.dtd">\n'
+)
+
+
+def elink_xml(*linksets: tuple[list[str], dict[str, list[str]]]) -> bytes:
+    """An elink response in NCBI's layout (as in tests/fixtures/entrez/elink3.xml)."""
+    out = [ELINK_DOCTYPE, "<eLinkResult>\n"]
+    for ids, dbs in linksets:
+        out.append("<LinkSet>\n\t<DbFrom>pubmed</DbFrom>\n\t<IdList>\n")
+        out += [f"\t\t<Id>{i}</Id>\n" for i in ids]
+        out.append("\t</IdList>\n")
+        for name, links in dbs.items():
+            out.append(f"\t<LinkSetDb>\n\t\t<DbTo>pubmed</DbTo>\n\t\t<LinkName>{name}</LinkName>\n")
+            out += [f"\t\t<Link>\n\t\t\t<Id>{i}</Id>\n\t\t</Link>\n" for i in links]
+            out.append("\t</LinkSetDb>\n")
+        out.append("</LinkSet>\n")
+    out.append("</eLinkResult>\n")
+    return "".join(out).encode()
+
+
+def elink_error(message: str, *, in_linkset: bool = False) -> bytes:
+    inner = (
+        f"<LinkSet>\n\t<ERROR>{message}</ERROR>\n</LinkSet>"
+        if in_linkset
+        else f"<ERROR>{message}</ERROR>"
+    )
+    return f"{ELINK_DOCTYPE}<eLinkResult>\n{inner}\n</eLinkResult>\n".encode()
+
+
+def cited(ids=("38000003", "38000001")) -> bytes:
+    return elink_xml((["1", "2"], {CITEDIN: list(ids)}))
+
+
+@pytest.mark.parametrize("name", ["elink1.xml", "elink3.xml", "elink4.xml"])
+def test_parse_elink_matches_bio_entrez(name):
+    body = (FIXTURES / name).read_bytes()
+    oracle = Entrez.read(io.BytesIO(body))
+    result = parse_elink(body)
+    assert result.error is None
+    assert len(result.linksets) == len(oracle)
+    for ours, theirs in zip(result.linksets, oracle, strict=True):
+        assert ours.dbfrom == theirs["DbFrom"]
+        assert list(ours.ids) == list(theirs["IdList"])
+        assert ours.error is None
+        assert [(d.dbto, d.linkname) for d in ours.dbs] == [
+            (d["DbTo"], d["LinkName"]) for d in theirs["LinkSetDb"]
+        ]
+        for d, t in zip(ours.dbs, theirs["LinkSetDb"], strict=True):
+            assert list(d.links) == [link["Id"] for link in t["Link"]]
+
+
+def test_parse_elink_errors_like_bio_entrez():
+    outage = elink_error("Couldn't resolve #exLinkSrv2, the address table is empty.")
+    refused = elink_error("Exception:\nllinkslib command not supported", in_linkset=True)
+    for body, text in [(outage, "Couldn't resolve"), (refused, "llinkslib")]:
+        with pytest.raises(RuntimeError, match=text):
+            Entrez.read(io.BytesIO(body))
+    assert parse_elink(outage).error == "Couldn't resolve #exLinkSrv2, the address table is empty."
+    assert parse_elink(outage).linksets == ()
+    (linkset,) = parse_elink(refused).linksets
+    assert linkset.error == "Exception:\nllinkslib command not supported"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        (FIXTURES / "elink3.xml").read_bytes()[:-40],
+        b"<html>Bad Gateway</html>",
+        f"{ELINK_DOCTYPE}<eLinkResult>\n</eLinkResult>\n".encode(),  # an outage, not "no links"
+    ],
+    ids=["empty", "truncated", "html", "no-linkset"],
+)
+def test_parse_elink_rejects_incomplete_bodies(body):
+    with pytest.raises(MalformedResponse):
+        parse_elink(body)
+
+
+def test_cited_in_posts_one_form_and_returns_sorted_citers_without_the_input():
+    h = Harness(
+        Server(
+            elink_xml(
+                (
+                    ["38000001", "38000002"],
+                    {CITEDIN: ["39000002", "38000001", "39000001", "39000002"]},
+                )
+            )
+        )
+    )
+    result = h.client.cited_in(["38000002", " 38000001", "38000002"], watch="kratom-pain")
+    assert result == SearchResult(
+        ids=("39000001", "39000002"), count=2, query_translation=None, warnings=(), requests=1
+    )
+    (request,) = h.server.requests
+    assert request.method == "POST" and request.url.path.endswith("/elink.fcgi")
+    assert request.url.query == b""  # everything, the api_key included, is in the body
+    assert h.server.forms[0] == {
+        "tool": "litwatch",
+        "email": "editor@example.org",
+        "api_key": KEY,
+        "dbfrom": "pubmed",
+        "db": "pubmed",
+        "cmd": "neighbor",
+        "linkname": CITEDIN,
+        "retmode": "xml",
+        "id": "38000002,38000001",
+    }
+    assert h.limiter.acquired == 1 and h.client.requests == 1
+
+
+def test_cited_in_reads_only_the_citedin_links_of_a_real_reply():
+    body = (FIXTURES / "elink1.xml").read_bytes()  # seven link names; pubmed_pubmed has 9298984
+    h = Harness(Server(body))
+    result = h.client.cited_in(["9298984"])
+    oracle = Entrez.read(io.BytesIO(body))[0]["LinkSetDb"]
+    (citedin,) = [d for d in oracle if d["LinkName"] == CITEDIN]
+    want = sorted({link["Id"] for link in citedin["Link"]}, key=int)
+    assert list(result.ids) == want and result.count == 39
+    assert "9298984" not in result.ids
+
+
+def test_cited_in_comma_ids_of_a_real_reply():
+    body = (FIXTURES / "elink3.xml").read_bytes()
+    h = Harness(Server(body))
+    result = h.client.cited_in(["11812492", "11774222"])
+    assert result.ids == ("15024419", "15780005", "18508935")  # elink3's citedin, ascending
+
+
+def test_cited_in_nothing_links_is_an_empty_result_not_a_retry():
+    h = Harness(Server(elink_xml((["38000001"], {}))))
+    result = h.client.cited_in(["38000001"])
+    assert (result.ids, result.count, result.requests) == ((), 0, 1)
+    assert h.sleeps == []
+
+
+def test_cited_in_nothing_asked_sends_nothing_and_bad_pmids_fail_first():
+    h = Harness(Server())
+    assert h.client.cited_in([]) == SearchResult((), 0, None, (), 0)
+    with pytest.raises(ValueError, match="not a PMID"):
+        h.client.cited_in(["38000001", "PMC123"])
+    assert h.server.requests == []
+
+
+def test_cited_in_splits_long_lists_and_unions_the_batches():
+    asked = [str(38000000 + i) for i in range(2 * ELINK_BATCH + 50)]
+
+    def answer(form: dict) -> bytes:
+        ids = form["id"].split(",")
+        # each batch: one new citer, one citer shared with the others, one asked id (any batch)
+        return elink_xml((ids, {CITEDIN: [f"39{ids[0][2:]}", "39999999", asked[-1]]}))
+
+    h = Harness(Server(default=answer))
+    result = h.client.cited_in(asked)
+    assert [len(f["id"].split(",")) for f in h.server.forms] == [200, 200, 50]
+    assert [f["id"].split(",")[0] for f in h.server.forms] == [asked[0], asked[200], asked[400]]
+    assert result.ids == ("39000000", "39000200", "39000400", "39999999")
+    assert result.requests == 3
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        elink_error("Couldn't resolve #exLinkSrv2, the address table is empty."),
+        elink_error("NCBI C++ Exception: ... Read failed: EOF"),
+        elink_error("Exception:\nllinkslib command not supported", in_linkset=True),
+        f"{ELINK_DOCTYPE}<eLinkResult>\n</eLinkResult>\n".encode(),
+        b'{"error":"API rate limit exceeded","count":"11"}',
+        b"",
+        cited()[:-40],
+        b"<html><body>Service unavailable</body></html>",
+        httpx.Response(502, text="<html>Bad Gateway</html>"),
+        httpx.Response(
+            429, headers={"Retry-After": "2"}, text='{"error":"API rate limit exceeded"}'
+        ),
+        lambda r: httpx.ReadError("[Errno 104] Connection reset by peer", request=r),
+    ],
+    ids=[
+        "exlinksrv",
+        "eof",
+        "linkset-error",
+        "no-linkset",
+        "json-error",
+        "empty",
+        "truncated",
+        "html",
+        "502",
+        "429",
+        "reset",
+    ],
+)
+def test_cited_in_retries_what_the_other_endpoints_retry(bad):
+    h = Harness(Server(bad, cited()))
+    result = h.client.cited_in(["1", "2"], watch="kratom-pain")
+    assert result.ids == ("38000001", "38000003") and result.requests == 2
+    assert len(h.sleeps) == 1
+
+
+def test_cited_in_persistent_error_is_a_source_error_not_cited_by_nothing(caplog):
+    outage = elink_error("Couldn't resolve #exLinkSrv2, the address table is empty.")
+    h = Harness(Server(default=lambda form: outage), max_retries=2)
+    with pytest.raises(SourceError) as info:
+        h.client.cited_in(["1"], watch="kratom-pain")
+    assert "elink.fcgi failed after 3 attempt(s)" in str(info.value)
+    assert "exLinkSrv2" in str(info.value) and info.value.watch == "kratom-pain"
+    assert info.value.url == "https://eutils.test/entrez/eutils/elink.fcgi"
+    assert h.client.requests == 3
+
+
+def test_cited_in_rejected_key_is_not_retried_and_redacted():
+    body = f'{{"error":"API key invalid","api-key":"{KEY}","type":"invalid",\n"status":"unknown"}}'
+    h = Harness(Server(httpx.Response(400, text=body)))
+    with pytest.raises(SourceError) as info:
+        h.client.cited_in(["1"])
+    assert info.value.status == 400 and KEY not in str(info.value)
+    assert len(h.server.requests) == 1
+
+
+# -- elink against the stand-in ----------------------------------------------------------------
+
+# Real citations in the shipped slice (see tests/test_standin_elink.py):
+# 12486199 and 15550987 cite 10704411; 15550987 cites 12486199; 27602157 and 33108351 cite
+# 11846609 (not in the slice); 33781001 cites 32687801.
+DOPAMINE, ETHANOL, LMO = "10704411", "12486199", "15550987"
+
+
+def test_standin_cited_in_real_citations(standin, live):
+    result = live.cited_in([DOPAMINE, "11846609", "32687801"], watch="kratom-pain")
+    assert result.ids == (ETHANOL, LMO, "27602157", "33108351", "33781001")
+    assert result.count == 5 and result.requests == 1
+    (request,) = standin.requests
+    assert (request.endpoint, request.method, request.ids, request.status) == (
+        "elink",
+        "POST",
+        3,
+        200,
+    )
+    assert request.params["linkname"] == CITEDIN and request.params["api_key"] == "***"
+    # a citer that was asked is not a result
+    assert live.cited_in([DOPAMINE, ETHANOL]).ids == (LMO,)
+
+
+def test_standin_cited_in_batches_match_the_records(standin, live):
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    refs = {}
+    for pmid in standin.pmids:
+        root = etree.fromstring(standin.record(pmid).xml, parser)
+        path = "PubmedData/ReferenceList/Reference/ArticleIdList/ArticleId[@IdType='pubmed']"
+        refs[str(pmid)] = set(root.xpath(f"{path}/text()"))
+    cited = sorted({c for r in refs.values() for c in r}, key=int)[:450]
+    want = sorted({p for p, r in refs.items() if r & set(cited)} - set(cited), key=int)
+    result = live.cited_in(cited)
+    assert result.ids == tuple(want) and want
+    assert [r.ids for r in standin.requests] == [200, 200, 50]
+
+
+@pytest.mark.parametrize(
+    ("kind", "opts"),
+    [
+        ("truncate", {}),
+        ("reset", {}),
+        ("status", {"status": 429}),
+        ("status", {"status": 502}),
+        ("backend_error", {}),
+        ("json_error", {}),
+        ("empty", {}),
+    ],
+)
+def test_standin_cited_in_survives_faults(standin, live, kind, opts):
+    standin.faults.push("elink", kind, **opts)
+    result = live.cited_in([DOPAMINE])
+    assert result.ids == (ETHANOL, LMO) and result.requests == 2
+    assert [r.fault for r in standin.requests] == [kind, None]
+
+
+def test_standin_cited_in_sees_a_paper_added_later(standin, live):
+    template = standin.record(33342583).xml  # a real record without a ReferenceList
+    new = re.sub(rb"(<PMID[^>]*>)33342583<", rb"\g<1>40000001<", template).replace(
+        b"</PubmedData>",
+        b'<ReferenceList><Reference><Citation>x</Citation><ArticleIdList><ArticleId IdType="pubmed">'
+        + DOPAMINE.encode()
+        + b"</ArticleId></ArticleIdList></Reference></ReferenceList></PubmedData>",
+    )
+    standin.add_records(new)
+    assert live.cited_in([DOPAMINE]).ids == (ETHANOL, LMO, "40000001")
+    standin.faults.push("*", "backend_error", count=99)
+    with pytest.raises(SourceError):  # never an empty "cited by nothing"
+        EntrezClient(
+            settings(base_url=standin.base_url, max_retries=1),
+            limiter=RateLimiter(10),
+            sleep=lambda s: None,
+        ).cited_in([DOPAMINE])

@@ -35,6 +35,8 @@ SEP = "\x00"  # between two values of one field: a phrase never matches across i
 TEXT_FIELDS = ("ti", "ab", "ot", "ad", "mh", "sh", "pt", "nm", "au", "ta")
 DATE_FIELDS = ("crdt", "edat", "pdat", "mdat", "mhda")
 _PUBSTATUS_DATE = {"entrez": "crdt", "pubmed": "edat", "medline": "mhda"}
+# Cited PMIDs; `//` because the DTD lets a ReferenceList hold nested ReferenceLists.
+REF_PATH = 'PubmedData/ReferenceList//Reference/ArticleIdList/ArticleId[@IdType="pubmed"]'
 
 _START_RE = re.compile(rb"<(PubmedArticle|PubmedBookArticle|DeleteCitation)[\s>]")
 _WORD_RE = re.compile(r"[^\W_]+")
@@ -100,6 +102,7 @@ class Record:
     sort_title: str = ""
     sort_author: str = ""
     sort_journal: str = ""
+    refs: tuple[int, ...] = ()  # PMIDs its ReferenceList cites, in order, without repeats
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +256,11 @@ def extract(el: etree._Element, xml: bytes) -> Record | None:
     if revised is not None:
         dates["mdat"] = revised
 
+    refs: dict[int, None] = {}  # what elink's pubmed_pubmed_refs / _citedin are built from
+    for ref in el.iterfind(REF_PATH):
+        if (cited := _int(ref.text)) > 0:
+            refs.setdefault(cited)
+
     languages_values = set(languages) | {LANGUAGES[x] for x in languages if x in LANGUAGES}
     filters = set()
     if any(a.strip() for a in abstract):
@@ -294,6 +302,7 @@ def extract(el: etree._Element, xml: bytes) -> Record | None:
         sort_title=fold(title),
         sort_author=fold(first_author),
         sort_journal=fold(journal_names[-1] if journal_names else ""),
+        refs=tuple(refs),
     )
 
 
@@ -350,6 +359,7 @@ class Index:
         self.records: dict[int, Record] = {}
         self.versions: dict[tuple[int, int], Record] = {}
         self._vocab: dict[tuple[str, str], list[str]] = {}
+        self._citers: dict[int, frozenset[int]] | None = None
         for r in records:
             self.versions[(r.pmid, r.version)] = r
             latest = self.records.get(r.pmid)
@@ -384,6 +394,19 @@ class Index:
             postings = self.text[part] if kind == "t" else self.values.get(part, {})
             vocab = self._vocab[(kind, part)] = sorted(postings)
         return vocab
+
+    def citers(self) -> dict[int, frozenset[int]]:
+        """Cited PMID -> the PMIDs of this index's current records that cite it (elink's
+        pubmed_pubmed_citedin). Built on first use, once per index; two threads may both
+        build it, harmlessly."""
+        citers = self._citers
+        if citers is None:
+            building: dict[int, set[int]] = {}
+            for r in self.records.values():
+                for cited in r.refs:
+                    building.setdefault(cited, set()).add(r.pmid)
+            citers = self._citers = {k: frozenset(v) for k, v in building.items()}
+        return citers
 
 
 @dataclass(frozen=True)

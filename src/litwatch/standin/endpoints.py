@@ -1,4 +1,5 @@
-"""What esearch.fcgi, efetch.fcgi and einfo.fcgi answer, as NCBI does, over a `Searcher`."""
+"""What esearch.fcgi, efetch.fcgi, einfo.fcgi and elink.fcgi answer, as NCBI does, over a
+`Searcher`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import random
 import re
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import replies
@@ -16,6 +17,18 @@ from .query import DATETYPES, Field, QueryError, run_query
 from .search import Searcher, parse_date
 
 MAX_IDS = 9999  # esearch returns at most this many ids per query (retstart 0..9998)
+# The pubmed -> pubmed links the stand-in can compute from ReferenceList, in NCBI's order.
+ELINK_NAMES = ("pubmed_pubmed_citedin", "pubmed_pubmed_refs")
+# NCBI's other pubmed -> pubmed link names (Biopython's elink1.xml, biopython #1654): real, but
+# computed by NCBI from usage and similarity, so not served here.
+ELINK_NOT_SERVED = (
+    "pubmed_pubmed",
+    "pubmed_pubmed_alsoviewed",
+    "pubmed_pubmed_combined",
+    "pubmed_pubmed_five",
+    "pubmed_pubmed_reviews",
+    "pubmed_pubmed_reviews_five",
+)
 
 
 class History:
@@ -166,6 +179,69 @@ def einfo(p: Mapping[str, str], searcher: Searcher, today: dt.date) -> replies.R
     last_update = dt.date.fromordinal(newest).strftime("%Y/%m/%d") + " 06:00"
     count = len(searcher.all_pmids())
     return replies.einfo(p.get("db", "").strip() or None, count, last_update, json_mode)
+
+
+def elink(
+    p: Mapping[str, str], id_values: Sequence[str], searcher: Searcher, fault: Fault | None
+) -> replies.Reply:
+    """elink.fcgi, cmd=neighbor, pubmed -> pubmed: pubmed_pubmed_citedin (the served records
+    whose ReferenceList cites the id) and pubmed_pubmed_refs (every PMID the id's record cites).
+
+    `id_values` are the values of every `id=` parameter, in order. As at NCBI, each one is a
+    group answered by one LinkSet: `id=1,2` is one LinkSet with the links of 1 and 2 unioned,
+    `id=1&id=2` is one LinkSet per id. No `linkname`: every link name served. Links are PMID
+    descending, as in NCBI's replies; an id group with no links gets a LinkSet without
+    LinkSetDb. Not served: other link names (pubmed_pubmed "similar articles", ...), other
+    databases, other cmds, and the term/mindate/maxdate filters.
+    """
+    json_mode = p.get("retmode", "xml").strip().lower() == "json"
+    retmode = p.get("retmode", "xml").strip().lower() or "xml"
+    if retmode not in ("xml", "json"):
+        return replies.elink_error(
+            f"retmode={retmode} is not served by the litwatch stand-in (only xml, json)", False
+        )
+    for name in ("dbfrom", "db"):
+        db = p.get(name, "").strip() or "pubmed"
+        if db.lower() != "pubmed":
+            return replies.elink_error(f"Invalid db name specified: {db}", json_mode)
+    cmd = p.get("cmd", "").strip() or "neighbor"
+    if cmd.lower() != "neighbor":
+        return replies.elink_error(
+            f"Exception:\ncmd={cmd} is not served by the litwatch stand-in (only neighbor)",
+            json_mode,
+            in_linkset=True,
+        )
+    linkname = p.get("linkname", "").strip()
+    if linkname and linkname.lower() not in ELINK_NAMES:
+        served = ", ".join(ELINK_NAMES)
+        if linkname.lower() in ELINK_NOT_SERVED:
+            message = f"linkname={linkname} is not served by the litwatch stand-in (only {served})"
+        else:
+            message = f"Invalid linkname: {linkname} (the litwatch stand-in serves {served})"
+        return replies.elink_error(f"Exception:\n{message}", json_mode, in_linkset=True)
+    names = (linkname.lower(),) if linkname else ELINK_NAMES
+    groups = [g for g in (_unique(parse_ids(v)) for v in id_values) if g]
+    if not groups:
+        return replies.elink_error("Empty id list - nothing todo", json_mode)
+    linksets = []
+    for group in groups:
+        dbs = []
+        for name in names:
+            links: set[int] = set()
+            for pmid in group:
+                if name == "pubmed_pubmed_citedin":
+                    links |= searcher.cited_by(pmid)
+                else:
+                    links.update(searcher.refs(pmid))
+            dbs.append((name, sorted(links, reverse=True)))
+        linksets.append(replies.LinkSet([str(i) for i in group], dbs))
+    unknown = fault is not None and fault.kind == "unknown_dtd"
+    return replies.elink(linksets, json_mode, unknown_dtd=unknown)
+
+
+def _unique(ids: list[tuple[int, int | None]]) -> list[int]:
+    """PMIDs in order without repeats (a version suffix is ignored: links are per PMID)."""
+    return list(dict.fromkeys(pmid for pmid, _ in ids))
 
 
 def _drop(records: list[bytes], opts: Mapping[str, Any]) -> list[bytes]:

@@ -8,7 +8,8 @@
 
 It speaks NCBI's formats: esearch.fcgi (XML and JSON, with TranslationSet/Stack, ErrorList,
 WarningList, the 9,999 cap), efetch.fcgi (PubmedArticleSet with each record's original
-bytes), einfo.fcgi; NCBI's rate limit (3/s, 10/s with an API key) with its 429 body; and
+bytes), einfo.fcgi, elink.fcgi (pubmed_pubmed_citedin and _refs, from each record's
+ReferenceList); NCBI's rate limit (3/s, 10/s with an API key) with its 429 body; and
 faults on demand (see `faults.py`). Control over HTTP for tests that run litwatch in a
 subprocess: `/_control/faults`, `/_control/requests`, `/_control/reset`, `/_control/records`,
 `/_control/today`.
@@ -33,7 +34,12 @@ from .search import Searcher
 from .server import Handler, Server
 
 PREFIX = "/entrez/eutils/"
-ENDPOINTS = {"esearch.fcgi": "esearch", "efetch.fcgi": "efetch", "einfo.fcgi": "einfo"}
+ENDPOINTS = {
+    "esearch.fcgi": "esearch",
+    "efetch.fcgi": "efetch",
+    "einfo.fcgi": "einfo",
+    "elink.fcgi": "elink",
+}
 LIMIT_NO_KEY, LIMIT_KEY = 3, 10
 REDACTED = "***"
 LOG_SIZE = 100_000
@@ -44,10 +50,10 @@ class LoggedRequest:
     """One E-utilities request as the stand-in saw it. API key values are never kept."""
 
     time: float
-    endpoint: str  # esearch | efetch | einfo | unknown
+    endpoint: str  # esearch | efetch | einfo | elink | unknown
     method: str
-    params: dict[str, str]  # api_key's value replaced by "***"
-    ids: int  # number of ids asked (efetch), 0 otherwise
+    params: dict[str, str]  # api_key's value replaced by "***"; a repeated name: its last value
+    ids: int  # number of ids asked (efetch, elink: over every id= parameter), 0 otherwise
     status: int
     fault: str | None  # the fault kind applied, if any
     client: str  # client IP
@@ -155,7 +161,7 @@ class EutilsStandin:
             return list(self._log)
 
     def count(self, endpoint: str | None = None) -> int:
-        """Requests received for `endpoint` ("esearch", "efetch", "einfo"; None: all)."""
+        """Requests received for `endpoint` ("esearch", "efetch", "einfo", "elink"; None: all)."""
         with self._lock:
             return sum(1 for r in self._log if endpoint in (None, "*", r.endpoint))
 
@@ -226,9 +232,11 @@ class EutilsStandin:
         if path.startswith("/_control/"):
             return self._control(method, path, body), None
         endpoint = ENDPOINTS.get(path[len(PREFIX) :]) if path.startswith(PREFIX) else None
-        params = dict(parse_qsl(query, keep_blank_values=True))
+        pairs = parse_qsl(query, keep_blank_values=True)
         if method == "POST" and body:
-            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        params = dict(pairs)  # a repeated name: its last value (elink reads every `id=`)
+        id_values = [v for k, v in pairs if k == "id"]
         key = params.get("api_key", "").strip()
         fault = None
         if endpoint is None or method not in ("GET", "POST"):
@@ -239,13 +247,13 @@ class EutilsStandin:
             reply = replies.rate_limited(key or client_ip, *over)
         else:
             fault = self.faults.take(endpoint)
-            reply = self._answer(endpoint, params, fault, key or client_ip)
+            reply = self._answer(endpoint, params, fault, key or client_ip, id_values)
         entry = LoggedRequest(
             time=time.time(),
             endpoint=endpoint or "unknown",
             method=method,
             params={k: (REDACTED if k == "api_key" else v) for k, v in params.items()},
-            ids=len(endpoints.parse_ids(params.get("id", ""))) if endpoint == "efetch" else 0,
+            ids=_count_ids(endpoint, params, id_values),
             status=reply.status,
             fault=fault.kind if fault is not None else None,
             client=client_ip,
@@ -267,7 +275,12 @@ class EutilsStandin:
             return (len(window), limit) if len(window) > limit else None
 
     def _answer(
-        self, endpoint: str, p: Mapping[str, str], fault: Fault | None, client: str
+        self,
+        endpoint: str,
+        p: Mapping[str, str],
+        fault: Fault | None,
+        client: str,
+        id_values: Sequence[str] = (),
     ) -> replies.Reply:
         o = fault.opts if fault is not None else {}
         kind = fault.kind if fault is not None else None
@@ -282,6 +295,8 @@ class EutilsStandin:
             return replies.efetch_error(o["message"] or "Unable to obtain query #1")
         elif kind == "backend_error" and endpoint == "einfo":
             return replies.einfo_error(o["message"] or "Can not retrieve database info")
+        elif kind == "backend_error" and endpoint == "elink":
+            return replies.elink_error(o["message"] or replies.ELINK_BACKEND_ERROR, json_mode)
         elif kind == "backend_error":
             message = o["message"] or "Search Backend failed: Database is not supported: pubmed"
             return replies.esearch_error(message, json_mode)
@@ -295,6 +310,8 @@ class EutilsStandin:
             return endpoints.esearch(p, searcher, self._today(), self._history, fault)
         if endpoint == "efetch":
             return endpoints.efetch(p, searcher, self._history, fault)
+        if endpoint == "elink":
+            return endpoints.elink(p, id_values, searcher, fault)
         return endpoints.einfo(p, searcher, self._today())
 
     def _control(self, method: str, path: str, body: bytes) -> replies.Reply:
@@ -338,3 +355,11 @@ class EutilsStandin:
         return replies.json_reply(
             200, {"pending": self.faults.pending, "random": self.faults.random_mode}
         )
+
+
+def _count_ids(endpoint: str | None, params: Mapping[str, str], id_values: Sequence[str]) -> int:
+    if endpoint == "efetch":
+        return len(endpoints.parse_ids(params.get("id", "")))
+    if endpoint == "elink":
+        return sum(len(endpoints.parse_ids(v)) for v in id_values)
+    return 0

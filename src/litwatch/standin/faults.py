@@ -5,8 +5,8 @@
     standin.faults.randomize(seed=7, rate=0.3)           # then faults at random, reproducibly
 
 A queued fault is applied to the next requests of its endpoint ("esearch", "efetch",
-"einfo" or "*"), `count` times, in the order pushed. Random mode applies only when no queued
-fault matches.
+"einfo", "elink" or "*"), `count` times, in the order pushed. Random mode applies only when
+no queued fault matches.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-ENDPOINTS = ("esearch", "efetch", "einfo", "*")
+ENDPOINTS = ("esearch", "efetch", "einfo", "elink", "*")
 
 # kind -> {option: default}. None means "no default: optional".
 KINDS: dict[str, dict[str, Any]] = {

@@ -1,7 +1,7 @@
-"""Reply bodies in NCBI's own shapes (esearch, efetch, einfo, errors), built as bytes.
+"""Reply bodies in NCBI's own shapes (esearch, efetch, einfo, elink, errors), built as bytes.
 
 Shapes copied from real replies: Biopython's Tests/Entrez/esearch*.xml, einfo*.xml,
-pubmed*.xml, and NCBI's documented/observed error bodies.
+pubmed*.xml, elink*.xml, and NCBI's documented/observed error bodies.
 """
 
 from __future__ import annotations
@@ -34,6 +34,19 @@ EINFO_HEAD = (
     '<!DOCTYPE eInfoResult PUBLIC "-//NLM//DTD einfo 20190110//EN" '
     '"https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20190110/einfo.dtd">\n'
 )
+ELINK_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8" ?>\n'
+    '<!DOCTYPE eLinkResult PUBLIC "-//NLM//DTD elink 20101123//EN" '
+    '"https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20101123/elink.dtd">\n'
+)
+ELINK_UNKNOWN_DTD = (
+    '<?xml version="1.0" encoding="UTF-8" ?>\n'
+    '<!DOCTYPE eLinkResult PUBLIC "-//NLM//DTD elink 20990101//EN" '
+    '"http://eutils.ncbi.nlm.nih.gov/eutils/dtd/20990101/elink.dtd">\n'
+)
+ELINK_JSON_HEADER = {"type": "elink", "version": "0.3"}
+# An elink outage as NCBI really sent it (biopython issue #4980, March 2025).
+ELINK_BACKEND_ERROR = "Couldn't resolve #exLinkSrv2, the address table is empty."
 PUBMED_DOCTYPE = (
     '<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN" '
     '"https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd">'
@@ -267,6 +280,70 @@ def einfo_error(message: str) -> Reply:
         200,
         f"{EINFO_HEAD}<eInfoResult>\n<ERROR>{escape(message)}</ERROR>\n</eInfoResult>\n".encode(),
     )
+
+
+# --- elink ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LinkSet:
+    """One elink LinkSet: the ids asked together, and per link name the linked ids."""
+
+    ids: Sequence[str]
+    dbs: Sequence[tuple[str, Sequence[int]]]  # (linkname, links); empty ones are left out
+
+
+def elink(linksets: Sequence[LinkSet], json_mode: bool, *, unknown_dtd: bool = False) -> Reply:
+    """cmd=neighbor: one LinkSet per id group; a LinkSetDb only for a link name with links.
+
+    XML laid out as NCBI's (Biopython's Tests/Entrez/elink3.xml); JSON as NCBI's retmode=json
+    ("linksets" / "linksetdbs", ids as strings, no "linksetdbs" when nothing links).
+    """
+    if json_mode:
+        sets = []
+        for ls in linksets:
+            one: dict = {"dbfrom": "pubmed", "ids": [str(i) for i in ls.ids]}
+            dbs = [
+                {"dbto": "pubmed", "linkname": name, "links": [str(i) for i in links]}
+                for name, links in ls.dbs
+                if links
+            ]
+            if dbs:
+                one["linksetdbs"] = dbs
+            sets.append(one)
+        doc = {"header": ELINK_JSON_HEADER, "linksets": sets}
+        return Reply(200, (json.dumps(doc, indent=2) + "\n").encode(), JSON_TYPE)
+    parts = [ELINK_UNKNOWN_DTD if unknown_dtd else ELINK_HEAD, "<eLinkResult>\n"]
+    for ls in linksets:
+        parts.append("<LinkSet>\n\t<DbFrom>pubmed</DbFrom>\n\t<IdList>\n")
+        parts += [f"\t\t<Id>{escape(str(i))}</Id>\n" for i in ls.ids]
+        parts.append("\t</IdList>\n")
+        for name, links in ls.dbs:
+            if not links:
+                continue
+            parts.append(
+                f"\t<LinkSetDb>\n\t\t<DbTo>pubmed</DbTo>\n\t\t<LinkName>{escape(name)}</LinkName>\n"
+            )
+            parts += [f"\t\t<Link>\n\t\t\t<Id>{i}</Id>\n\t\t</Link>\n" for i in links]
+            parts.append("\t</LinkSetDb>\n")
+        parts.append("</LinkSet>\n")
+    parts.append("</eLinkResult>\n")
+    return Reply(200, "".join(parts).encode())
+
+
+def elink_error(message: str, json_mode: bool, *, in_linkset: bool = False) -> Reply:
+    """An elink error at HTTP 200. Top level, `<eLinkResult><ERROR>` (outages, as observed:
+    "NCBI C++ Exception: ... Read failed: EOF", biopython #4980's "Couldn't resolve
+    #exLinkSrv2"); `in_linkset`: `<LinkSet><ERROR>`, NCBI's answer to a request it will not
+    serve (rentrez #215: "Exception:\nllinkslib command not supported"). The JSON form is
+    not attested: `{"header": ..., "ERROR": message}`.
+    """
+    if json_mode:
+        doc = {"header": ELINK_JSON_HEADER, "ERROR": message}
+        return Reply(200, (json.dumps(doc, indent=2) + "\n").encode(), JSON_TYPE)
+    error = f"<ERROR>{escape(message)}</ERROR>"
+    inner = f"<LinkSet>\n\t{error}\n</LinkSet>" if in_linkset else error
+    return Reply(200, f"{ELINK_HEAD}<eLinkResult>\n{inner}\n</eLinkResult>\n".encode())
 
 
 # --- HTTP-level errors ----------------------------------------------------------------------

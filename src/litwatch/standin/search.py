@@ -151,6 +151,16 @@ class Searcher:
     def uid(self, pmid: int) -> set[int]:
         return self._each(lambda ix: {pmid} if pmid in ix.records else set())
 
+    def cited_by(self, pmid: int) -> set[int]:
+        """PMIDs of the records served whose ReferenceList cites `pmid` (elink's
+        pubmed_pubmed_citedin); records deleted or replaced since drop out, added ones join."""
+        return self._each(lambda ix: set(ix.citers().get(pmid, ())))
+
+    def refs(self, pmid: int) -> tuple[int, ...]:
+        """The PMIDs the served record `pmid` cites (elink's pubmed_pubmed_refs), else ()."""
+        r = self.record(pmid)
+        return r.refs if r is not None else ()
+
 
 def _phrase_in(text: str, words: list[str], prefix: bool, near: int | None) -> bool:
     if near:  # all words within a window of len(words) + near positions, any order
