@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 
 from litwatch.config import CollectSettings
 from litwatch.errors import LitwatchError
-from litwatch.parse.pubmed_xml import parse_pubmed_xml
-from litwatch.records import DeletedCitations, MalformedRecord, Paper, RunReport, Watch, WatchResult
+from litwatch.fetch import FetchOutcome, fetch_missing
+from litwatch.records import RunReport, Watch, WatchResult
+from litwatch.references import ArticleRefs, check_all
 from litwatch.sources.pubmed import EntrezClient
 from litwatch.store.repository import Store, WatchState
-from litwatch.updates import changes
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ def collect(
     settings: CollectSettings,
     now: dt.datetime,
     clock: Callable[[], dt.datetime] = utc_now,
+    articles: Sequence[ArticleRefs] = (),
 ) -> RunReport:
     started = clock()
     run_id = store.begin_run(now, started)
@@ -72,6 +73,7 @@ def collect(
 
     for plan in plans:
         results.append(log_result(finish_watch(store, run_id, plan, outcome, now)))
+    references = check_all(store, client, articles, now, settings.overlap_days)
     report = RunReport(
         run_id=run_id,
         now=now,
@@ -79,6 +81,7 @@ def collect(
         finished=clock(),
         watches=tuple(sorted(results, key=lambda r: [w.name for w in watches].index(r.watch))),
         malformed=tuple(outcome.malformed),
+        references=references,
     )
     store.finish_run(run_id, report.finished, report.ok)
     return report
@@ -109,9 +112,12 @@ def search_watch(
     seeding = first and watch.first_run == "seed"
     result = WatchResult(watch=watch.name, window=(start, end), seeded=seeding)
     try:
-        found = client.search(
-            watch.term, mindate=start, maxdate=end, datetype=settings.datetype, watch=watch.name
-        )
+        if watch.kind == "citedin":
+            found = client.cited_in(watch.references, watch=watch.name)
+        else:
+            found = client.search(
+                watch.term, mindate=start, maxdate=end, datetype=settings.datetype, watch=watch.name
+            )
     except LitwatchError as exc:
         return Plan(watch, replace(result, error=str(exc)))
     result = replace(
@@ -129,7 +135,12 @@ def search_watch(
     # Records fetched today are fresh: the [mdat] search is needed once a day, and only
     # when the watch already holds papers.
     plan = Plan(watch, result, candidates, updates_checked=end)
-    if state is not None and state.updates_checked != end and store.has_new_matches(watch.name):
+    if (
+        watch.kind == "search"
+        and state is not None
+        and state.updates_checked != end
+        and store.has_new_matches(watch.name)
+    ):
         check_revised(store, client, plan, min(state.updates_checked or start, end), end)
     return plan
 
@@ -150,57 +161,7 @@ def check_revised(
         plan.result = replace(plan.result, warnings=(*plan.result.warnings, warning))
         plan.updates_checked = None
         return
-    plan.stale = store.stale_pmids(watch.name, revised.ids, before=end)
-
-
-@dataclass
-class FetchOutcome:
-    stored: set[str] = field(default_factory=set)  # wanted PMIDs whose records are in the store
-    deleted: set[str] = field(default_factory=set)
-    malformed: list[MalformedRecord] = field(default_factory=list)
-    fetched: set[str] = field(default_factory=set)  # downloaded in this run
-    updated: set[str] = field(default_factory=set)  # stale PMIDs with a change worth telling
-    error: str | None = None
-
-
-def fetch_missing(
-    store: Store,
-    client: EntrezClient,
-    wanted: list[str],
-    now: dt.datetime,
-    stale: set[str] = frozenset(),
-) -> FetchOutcome:
-    """Download the records of ``wanted`` PMIDs that are not stored yet and of the
-    ``stale`` ones PubMed revised, one batch at a time, each committed before the next."""
-    outcome = FetchOutcome()
-    missing = set(wanted) - store.stored_pmids(wanted)
-    try:
-        for document in client.fetch(sorted(missing | stale, key=int)) if missing | stale else ():
-            papers: list[Paper] = []
-            for item in parse_pubmed_xml(document):
-                if isinstance(item, Paper):
-                    papers.append(item)
-                elif isinstance(item, DeletedCitations):
-                    outcome.deleted.update(item.pmids)
-                else:
-                    log.warning("skipped a malformed record (PMID %s): %s", item.pmid, item.reason)
-                    outcome.malformed.append(item)
-            before = {p.pmid: store.paper_by_pmid(p.pmid) for p in papers if p.pmid in stale}
-            store.save_papers(papers, now)
-            outcome.fetched.update(p.pmid for p in papers)
-            for paper in papers:
-                old = before.get(paper.pmid)
-                found = changes(old[1], paper) if old else ()
-                if found and store.record_updates(old[0], [(u.kind, u.detail) for u in found], now):
-                    outcome.updated.add(paper.pmid)
-                    log.info("PMID %s changed: %s", paper.pmid, "; ".join(u.detail for u in found))
-    except LitwatchError as exc:
-        outcome.error = str(exc)
-        log.error("fetching records failed: %s", exc)
-    if outcome.deleted:
-        store.mark_deleted(outcome.deleted, now)
-    outcome.stored = store.stored_pmids(wanted)
-    return outcome
+    plan.stale = store.stale_pmids(revised.ids, before=end)
 
 
 def finish_watch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 
 from litwatch.config import Settings
 from litwatch.cron import cron_trigger
@@ -38,6 +39,23 @@ def next_due(schedule: str, timezone: str, now: dt.datetime) -> dt.datetime | No
     return fire.astimezone(dt.UTC) if fire else None
 
 
+def subscription_articles(sub: Subscription, watches: Sequence[Watch]) -> tuple[str, ...]:
+    """The articles the subscription's watches serve."""
+    return tuple(sorted({w.article for w in watches if w.name in sub.watches and w.article}))
+
+
+def effective_subscription(sub: Subscription, watches: Sequence[Watch]) -> Subscription:
+    """``sub`` plus the watches of papers citing its articles' references: a digest on
+    an article's watches also carries what newly cites the article's sources."""
+    articles = set(subscription_articles(sub, watches))
+    extra = tuple(
+        w.name
+        for w in watches
+        if w.kind == "citedin" and w.article in articles and w.name not in sub.watches
+    )
+    return replace(sub, watches=sub.watches + extra) if extra else sub
+
+
 def feed_name(sub: Subscription) -> str:
     return sub.watches[0] if len(sub.watches) == 1 else "all"
 
@@ -64,6 +82,7 @@ def build_digest(
     for sp in stored_papers(store, paper_ids):
         ordered = tuple(w for w in sub.watches if w in sp.watches)
         items.append(DigestItem(paper=sp.paper, watches=ordered, first_seen=sp.first_seen))
+    references = store.reference_paper_ids(subscription_articles(sub, watches))
     return Digest(
         subscription=sub,
         key=digest_key(sub.name, due),
@@ -73,12 +92,14 @@ def build_digest(
         more=more,
         watch_status=watch_status(store, sub, watches, period_start),
         feed_url=feed_url(settings, feed_name(sub)),
-        updates=paper_updates(store, updates),
+        updates=paper_updates(store, updates, references),
     )
 
 
 def paper_updates(
-    store: Store, updates: Sequence[tuple[int, str, str, dt.datetime]]
+    store: Store,
+    updates: Sequence[tuple[int, str, str, dt.datetime]],
+    references: set[int] = frozenset(),
 ) -> tuple[PaperUpdate, ...]:
     """Serious updates (retracted, withdrawn, expression of concern) first."""
     papers = dict(store.papers_by_id(sorted({u[0] for u in updates}), matched_only=False))
@@ -89,11 +110,12 @@ def paper_updates(
             detail=detail,
             detected_at=detected_at,
             serious=Update(kind, detail).serious,
+            reference=paper_id in references,
         )
         for paper_id, kind, detail, detected_at in updates
         if paper_id in papers
     ]
-    return tuple(sorted(out, key=lambda u: (not u.serious, u.detected_at)))
+    return tuple(sorted(out, key=lambda u: (not u.serious, not u.reference, u.detected_at)))
 
 
 def watch_status(
@@ -133,9 +155,12 @@ def preview_digest(
     due = next_due(sub.schedule, sub.timezone, now) or now
     ledger = Ledger(store)
     recipient = sub.recipients[0].lower()
+    sub = effective_subscription(sub, watches)
+    articles = subscription_articles(sub, watches)
     subscribed = ledger.is_subscribed(sub, recipient)
     eligible = ledger.eligible(sub, recipient) if subscribed else []
-    updates = ledger.updates_by_id(ledger.pending_updates(sub, recipient)) if subscribed else []
+    pending = ledger.pending_updates(sub, recipient, articles) if subscribed else []
+    updates = ledger.updates_by_id(pending)
     chosen = eligible[: sub.max_papers]
     return build_digest(
         store, settings, sub, watches, due, chosen, len(eligible) - len(chosen), updates

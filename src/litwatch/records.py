@@ -154,6 +154,9 @@ class Watch:
     first_run: str = "seed"  # "seed": backlog is known, not new | "collect": backlog is new
     backlog_since: dt.date | None = None  # how far back the first run looks
     enabled: bool = True
+    article: str | None = None  # the article file (queries/articles/NAME.toml) it serves
+    kind: str = "search"  # "search": esearch on the term | "citedin": papers citing ``references``
+    references: tuple[str, ...] = ()  # PMIDs, for kind "citedin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,23 @@ class WatchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ReferenceCheck:
+    """What one run learnt about an article's own references."""
+
+    article: str
+    references: int
+    fetched: int = 0
+    updated: tuple[str, ...] = ()  # PMIDs of references with a new notice
+    missing: tuple[str, ...] = ()  # PMIDs PubMed did not return
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
 class RunReport:
     run_id: int
     now: dt.datetime
@@ -185,10 +205,11 @@ class RunReport:
     finished: dt.datetime
     watches: tuple[WatchResult, ...] = ()
     malformed: tuple[MalformedRecord, ...] = ()
+    references: tuple[ReferenceCheck, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return all(w.ok for w in self.watches)
+        return all(w.ok for w in self.watches) and all(r.ok for r in self.references)
 
 
 # --- delivery ------------------------------------------------------------------------

@@ -29,7 +29,13 @@ from litwatch.deliver.email import (
     parse_address,
 )
 from litwatch.deliver.feeds import Feed, FeedEntry, render_feed_files, write_feed_files
-from litwatch.digest import build_digest, feed_url, latest_due
+from litwatch.digest import (
+    build_digest,
+    effective_subscription,
+    feed_url,
+    latest_due,
+    subscription_articles,
+)
 from litwatch.errors import DeliveryError
 from litwatch.records import Digest, Subscription, Watch
 from litwatch.render import render_digest
@@ -79,7 +85,8 @@ class Context:
         self.ledger = Ledger(self.store)
 
     def subscription(self, name: str) -> Subscription | None:
-        return next((s for s in self.settings.digests if s.name == name), None)
+        sub = next((s for s in self.settings.digests if s.name == name), None)
+        return effective_subscription(sub, self.watches) if sub else None
 
 
 def sender_domain(settings: Settings) -> str:
@@ -109,7 +116,8 @@ def deliver(
 def assemble_due(ctx: Context) -> None:
     """For each subscription whose schedule fired since its last digest, assemble one."""
     domain = sender_domain(ctx.settings)
-    for sub in ctx.settings.digests:
+    for configured in ctx.settings.digests:
+        sub = effective_subscription(configured, ctx.watches)
         new = ctx.ledger.register(sub, ctx.now)
         due = latest_due(sub.schedule, sub.timezone, ctx.now, after=ctx.ledger.last_due(sub.name))
         if due is None:
@@ -118,7 +126,11 @@ def assemble_due(ctx: Context) -> None:
             ctx.ledger.mark_handled(sub.name, due, ctx.now)
             continue
         digest_id = ctx.ledger.create_digest(
-            sub, due, ctx.now, lambda key, rcpt: message_id(key, rcpt, domain)
+            sub,
+            due,
+            ctx.now,
+            lambda key, rcpt: message_id(key, rcpt, domain),
+            articles=subscription_articles(sub, ctx.watches),
         )
         if digest_id is not None:
             log.info("digest %s: assembled for %s", sub.name, due.isoformat())

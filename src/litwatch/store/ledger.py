@@ -83,6 +83,7 @@ class Ledger:
         due: dt.datetime,
         now: dt.datetime,
         message_id: Callable[[str, str], str],
+        articles: Sequence[str] = (),
     ) -> int | None:
         """Assemble the digest for ``due`` in one transaction: for each recipient, the
         papers due to them (at most ``max_papers``). None if a digest for ``due`` exists."""
@@ -98,7 +99,7 @@ class Ledger:
             digest_id = int(cur.lastrowid)
             for recipient in (r.lower() for r in sub.recipients):
                 papers = self._eligible(c, sub, recipient)
-                updates = self._pending_updates(c, sub, recipient)
+                updates = self._pending_updates(c, sub, recipient, articles)
                 if not papers and not updates and not sub.send_empty:
                     continue
                 chosen = papers[: sub.max_papers]
@@ -118,20 +119,30 @@ class Ledger:
                 )
         return digest_id
 
-    def pending_updates(self, sub: Subscription, recipient: str) -> list[int]:
-        return self._pending_updates(self.conn, sub, recipient.lower())
+    def pending_updates(
+        self, sub: Subscription, recipient: str, articles: Sequence[str] = ()
+    ) -> list[int]:
+        return self._pending_updates(self.conn, sub, recipient.lower(), articles)
 
     @staticmethod
-    def _pending_updates(c: sqlite3.Connection, sub: Subscription, recipient: str) -> list[int]:
-        """Updates to papers this recipient got from ``sub``, found after they subscribed,
-        neither told to them nor waiting in an open delivery; oldest first."""
+    def _pending_updates(
+        c: sqlite3.Connection, sub: Subscription, recipient: str, articles: Sequence[str]
+    ) -> list[int]:
+        """Updates to papers this recipient got from ``sub`` or that the subscription's
+        ``articles`` cite, found after they subscribed, neither told to them nor waiting
+        in an open delivery; oldest first."""
+        marks = ",".join("?" * len(articles))
         rows = c.execute(
-            """
+            f"""
             SELECT u.id FROM updates u
-              JOIN delivered d ON d.paper_id = u.paper_id
-                              AND d.subscription = ? AND d.recipient = ?
-              JOIN subscribers s ON s.subscription = d.subscription AND s.recipient = d.recipient
+              JOIN subscribers s ON s.subscription = ? AND s.recipient = ?
              WHERE u.detected_at >= s.since
+               AND (u.paper_id IN (SELECT paper_id FROM delivered
+                                    WHERE subscription = s.subscription
+                                      AND recipient = s.recipient)
+                    OR u.paper_id IN (SELECT i.paper_id FROM article_refs r
+                                        JOIN paper_ids i ON i.scheme = 'pmid' AND i.value = r.pmid
+                                       WHERE r.article IN ({marks})))
                AND u.id NOT IN (SELECT update_id FROM delivered_updates
                                  WHERE subscription = ? AND recipient = ?)
                AND u.id NOT IN (SELECT du.update_id FROM delivery_updates du
@@ -142,7 +153,7 @@ class Ledger:
                                    AND dl.status IN ('pending', 'sending', 'unknown'))
              ORDER BY u.id
             """,
-            (sub.name, recipient, sub.name, recipient, sub.name, recipient),
+            (sub.name, recipient, *articles, sub.name, recipient, sub.name, recipient),
         )
         return [r[0] for r in rows]
 

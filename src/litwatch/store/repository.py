@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,21 @@ def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
+def use_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:
+    """``PRAGMA journal_mode=WAL``. SQLite answers "database is locked" at once, without
+    its busy timeout, while another process is opening a new store (two cron runs on the
+    first day), so wait here as the busy timeout would."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
@@ -64,11 +80,11 @@ class Store:
     def open(cls, path: Path) -> Store:
         """Open (creating if needed, readable by the owner only) and migrate the store."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # state is private
             if not path.exists():
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             schema.migrate(conn)
@@ -409,24 +425,54 @@ class Store:
         ).fetchone()
         return (row[0], paper_from_json(row[1])) if row else None
 
-    def stale_pmids(self, watch: str, pmids: Sequence[str], before: dt.date) -> set[str]:
-        """PMIDs among ``pmids`` that ``watch`` matched as new and whose stored record was
-        fetched before ``before``: PubMed may have revised it since."""
+    def stale_pmids(self, pmids: Sequence[str], before: dt.date) -> set[str]:
+        """PMIDs among ``pmids`` whose stored record was fetched before ``before``: PubMed
+        may have revised it since."""
         found: set[str] = set()
         for part in chunks(pmids):
             marks = ",".join("?" * len(part))
             found.update(
                 r[0]
                 for r in self.conn.execute(
-                    "SELECT m.pmid FROM matches m"
-                    " JOIN paper_ids i ON i.scheme = 'pmid' AND i.value = m.pmid"
-                    " JOIN papers p ON p.id = i.paper_id"
-                    f" WHERE m.watch = ? AND m.seeded = 0 AND m.pmid IN ({marks})"
+                    "SELECT i.value FROM paper_ids i JOIN papers p ON p.id = i.paper_id"
+                    f" WHERE i.scheme = 'pmid' AND i.value IN ({marks})"
                     " AND (p.fetched_on IS NULL OR p.fetched_on < ?)",
-                    (watch, *part, before.isoformat()),
+                    (*part, before.isoformat()),
                 )
             )
         return found
+
+    # --- articles -----------------------------------------------------------------------
+
+    def set_article_refs(self, article: str, pmids: Sequence[str]) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM article_refs WHERE article = ?", (article,))
+            c.executemany(
+                "INSERT OR IGNORE INTO article_refs (article, pmid) VALUES (?, ?)",
+                ((article, pmid) for pmid in pmids),
+            )
+            c.execute("INSERT OR IGNORE INTO articles (name) VALUES (?)", (article,))
+
+    def reference_paper_ids(self, articles: Sequence[str]) -> set[int]:
+        marks = ",".join("?" * len(articles))
+        rows = self.conn.execute(
+            "SELECT i.paper_id FROM article_refs r JOIN paper_ids i"
+            f" ON i.scheme = 'pmid' AND i.value = r.pmid WHERE r.article IN ({marks})",
+            tuple(articles),
+        )
+        return {r[0] for r in rows}
+
+    def refs_checked(self, article: str) -> dt.date | None:
+        row = self.conn.execute(
+            "SELECT refs_checked FROM articles WHERE name = ?", (article,)
+        ).fetchone()
+        return dt.date.fromisoformat(row[0]) if row and row[0] else None
+
+    def mark_refs_checked(self, article: str, day: dt.date) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE articles SET refs_checked = ? WHERE name = ?", (day.isoformat(), article)
+            )
 
     def has_new_matches(self, watch: str) -> bool:
         return bool(

@@ -154,6 +154,18 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (subscription, recipient, update_id)
     ) WITHOUT ROWID;
     """,
+    # 3 -> 4: the articles' own references, watched for retractions and new citing papers.
+    """
+    CREATE TABLE article_refs (
+        article       TEXT NOT NULL,      -- the article file's name
+        pmid          TEXT NOT NULL,
+        PRIMARY KEY (article, pmid)
+    ) WITHOUT ROWID;
+    CREATE TABLE articles (
+        name          TEXT PRIMARY KEY,
+        refs_checked  TEXT                -- day of the last [mdat] search over the references
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -164,14 +176,45 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the store to ``SCHEMA_VERSION``; returns the version it was at."""
+    """Bring the store to ``SCHEMA_VERSION``; returns the version it was at.
+
+    Two processes may open a new store at once (two cron runs): the version is read again
+    under SQLite's write lock, so only the first migrates and the second finds it done.
+    (``executescript`` would commit the lock away, hence one statement at a time.)
+    """
     found = current_version(conn)
-    if found > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"store schema version {found} is newer than this litwatch ({SCHEMA_VERSION})"
-        )
-    for version in range(found, SCHEMA_VERSION):
-        conn.executescript(
-            f"BEGIN; {MIGRATIONS[version]}; PRAGMA user_version = {version + 1}; COMMIT;"
-        )
+    if found == SCHEMA_VERSION:
+        return found
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        at = current_version(conn)
+        if at > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"store schema version {at} is newer than this litwatch ({SCHEMA_VERSION})"
+            )
+        for version in range(at, SCHEMA_VERSION):
+            for statement in statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
     return found
+
+
+def statements(script: str) -> list[str]:
+    """The SQL statements of ``script``, one string each (comments stay with the next)."""
+    out: list[str] = []
+    current = ""
+    for part in script.split(";"):
+        current += part + ";"
+        if sqlite3.complete_statement(current):
+            if strip_comments(current).strip(" \n\t;"):
+                out.append(current)
+            current = ""
+    return out
+
+
+def strip_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
