@@ -306,7 +306,59 @@ def validate_settings(s: Settings, where: Path) -> None:
     if s.smtp.port is not None and not 0 < s.smtp.port < 65536:
         raise ConfigError(f"not a port number: {s.smtp.port}", path=where, key="[smtp].port")
     check_url(s.feeds.base_url, where, "[feeds].base_url")
+    check_sender(s.smtp.sender, where)
     sqlite_path(s.store.url, s.root, where)
+
+
+def check_sender(sender: str, where: Path) -> None:
+    """``[smtp].sender`` is what every digest's From and Message-ID are built from."""
+    from litwatch.deliver.email import parse_address
+    from litwatch.errors import DeliveryError
+
+    try:
+        parse_address(sender, "sender")
+    except DeliveryError as exc:
+        raise ConfigError(
+            f"not an email address: {sender!r}",
+            path=where,
+            key="[smtp].sender",
+            hint='e.g. "litwatch@example.org" or "Litwatch <litwatch@example.org>"',
+        ) from exc
+
+
+def check_locations(settings: Settings) -> None:
+    """The store, the feeds folder and (without an SMTP host) the outbox can be used: a
+    path that cannot be is a configuration error found before a run changes anything."""
+    where = settings.path or Path("<environment>")
+    store = settings.store_path
+    writable_folder(store.parent, where, "[store].url")
+    if store.is_dir():
+        raise ConfigError(f"{store} is a folder, not a store file", path=where, key="[store].url")
+    if store.exists():
+        with store.open("rb") as fh:
+            header = fh.read(16)
+        if header and header != b"SQLite format 3\x00":
+            raise ConfigError(
+                f"{store} is not a SQLite database (not a litwatch store)",
+                path=where,
+                key="[store].url",
+            )
+    writable_folder(settings.resolve(settings.feeds.dir), where, "[feeds].dir")
+    if not settings.smtp.host:
+        writable_folder(settings.resolve(settings.smtp.outbox_dir), where, "[smtp].outbox_dir")
+
+
+def writable_folder(folder: Path, where: Path, key: str) -> None:
+    """``folder`` exists as a writable folder, or can be created as one."""
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(
+            f"{probe} is not a folder, so {folder} cannot be one", path=where, key=key
+        )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"folder {probe} is not writable", path=where, key=key)
 
 
 def is_placeholder_key(key: str) -> bool:
@@ -451,7 +503,7 @@ def check_subscriptions(settings: Settings, watches: list[Watch]) -> None:
 
 # --- watches -------------------------------------------------------------------------
 
-WATCH_KEYS = ("title", "term", "schedule", "first_run", "backlog_since", "enabled")
+WATCH_KEYS = ("title", "term", "schedule", "first_run", "backlog_since", "enabled", "article")
 FIRST_RUN = ("seed", "collect")
 # PubMed's search field tags (https://pubmed.ncbi.nlm.nih.gov/help/#search-tags), lower case.
 FIELD_TAGS = frozenset(
@@ -605,7 +657,7 @@ def load_watch(path: Path) -> Watch:
     for key in ("title", "term"):
         if key not in data:
             raise ConfigError("missing", path=path, key=key)
-    for key in ("title", "term", "schedule", "first_run"):
+    for key in ("title", "term", "schedule", "first_run", "article"):
         if key in data and not isinstance(data[key], str):
             raise ConfigError(f"expected a string, got {data[key]!r}", path=path, key=key)
     if "enabled" in data and not isinstance(data["enabled"], bool):
@@ -634,6 +686,7 @@ def load_watch(path: Path) -> Watch:
         first_run=first_run,
         backlog_since=parse_day(data.get("backlog_since"), path, "backlog_since"),
         enabled=data.get("enabled", True),
+        article=data.get("article"),
     )
 
 

@@ -114,6 +114,7 @@ def run_demo(folder: Path, out: TextIO) -> int:
     from litwatch.standin.eutils import EutilsStandin
     from litwatch.store.repository import Store
 
+    folder = folder.resolve()
     if (folder / "litwatch.db").exists():
         raise ConfigError(
             "already holds a demo; remove it or pick another --dir", path=folder.resolve()

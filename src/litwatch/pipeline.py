@@ -12,6 +12,7 @@ from litwatch.deliver.digests import DeliveryReport
 from litwatch.deliver.digests import deliver as deliver_due
 from litwatch.deliver.email import Mailer
 from litwatch.records import RunReport, Watch
+from litwatch.references import ArticleRefs
 from litwatch.render import check_templates, make_environment
 from litwatch.sources.pubmed import EntrezClient
 from litwatch.store.repository import Store
@@ -37,6 +38,7 @@ def run_once(
     client: EntrezClient | None = None,
     mailer: Mailer | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
+    articles: Sequence[ArticleRefs] = (),
 ) -> RunOutcome:
     """One run as of ``now``: collect for ``collect_from`` (default: every enabled watch),
     then deliver what is due. ``watches`` are all configured watches. Raises StoreBusy
@@ -51,9 +53,11 @@ def run_once(
         report = None
         if targets:
             if client is not None:
-                report = collect(store, client, targets, settings.collect, now, clock)
+                report = collect(store, client, targets, settings.collect, now, clock, articles)
             else:
                 with EntrezClient(settings.entrez) as own_client:
-                    report = collect(store, own_client, targets, settings.collect, now, clock)
+                    report = collect(
+                        store, own_client, targets, settings.collect, now, clock, articles
+                    )
         delivered = deliver_due(store, settings, watches, env, now, mailer) if deliver else None
     return RunOutcome(report, delivered)

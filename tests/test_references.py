@@ -1,0 +1,121 @@
+"""The article's own references: a retraction reaches every subscriber at the top of the
+next digest (even though no digest ever carried that paper), and papers that newly cite
+the references come as their own group, deduplicated against everything else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+from pathlib import Path
+
+from lxml import etree
+
+from litwatch.config import load_settings, load_watches
+from litwatch.pipeline import run_once
+from litwatch.references import ArticleRefs, citing_watch
+from litwatch.standin.eutils import EutilsStandin
+from tests.site import KRATOM, make_site
+from tests.test_updates import revise
+
+DOPAMINE = "10704411"  # "Dopamine modulates acute responses to cocaine, nicotine and ethanol in Drosophila."
+CITERS = {"12486199", "15550987"}  # slice records whose reference lists cite it
+DOG_PK = "33847897"  # a kratom paper the article cites
+NEW_CITER = "39000001"  # a record we add later, citing DOPAMINE
+EDITOR = "editor@example.org"
+
+DIGEST = f"""
+[smtp]
+sender = "litwatch@example.org"
+[digests.daily]
+title = "Kratom literature"
+watches = ["kratom"]
+recipients = ["{EDITOR}"]
+schedule = "0 7 * * *"
+"""
+
+
+def a_new_citer(eutils: EutilsStandin, created: dt.date) -> bytes:
+    """A real citing record under a new PMID, created on ``created``."""
+    root = etree.fromstring(eutils.record(int(sorted(CITERS)[0])).xml)
+    root.find("MedlineCitation/PMID").text = NEW_CITER
+    for history in root.iterfind("PubmedData/History/PubMedPubDate"):
+        history.find("Year").text = str(created.year)
+        history.find("Month").text = str(created.month)
+        history.find("Day").text = str(created.day)
+    for article_id in root.iterfind("PubmedData/ArticleIdList/ArticleId"):
+        if article_id.get("IdType") == "pubmed":
+            article_id.text = NEW_CITER
+    return etree.tostring(root)
+
+
+def run(site, eutils, now: str):
+    settings = load_settings(site.config, env={})
+    watches = load_watches(settings.queries_dir)
+    article = ArticleRefs(
+        "kratom-article", "Kratom and neuropathic pain", (DOG_PK, DOPAMINE), site.config
+    )
+    everything = [*watches, citing_watch(article)]
+    return run_once(settings, everything, dt.datetime.fromisoformat(now), articles=[article])
+
+
+def messages(root: Path) -> list[email.message.EmailMessage]:
+    paths = sorted((root / "outbox").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.strict) for p in paths]
+
+
+def test_reference_retraction_and_new_citers(tmp_path: Path, eutils: EutilsStandin) -> None:
+    site = make_site(
+        tmp_path,
+        eutils.base_url,
+        {"kratom": KRATOM},
+        extra=DIGEST,
+        watch_extra='article = "kratom-article"\n',
+    )
+    first = run(site, eutils, "2021-06-01T08:00:00+00:00")
+    assert first.ok
+    (refs,) = first.collected.references
+    assert refs.references == 2 and refs.fetched == 2 and refs.updated == ()
+    citing = next(r for r in first.collected.watches if r.watch == "cites-kratom-article")
+    assert citing.seeded and citing.found == len(CITERS)  # today's citers are known, not new
+
+    eutils.add_records(a_new_citer(eutils, dt.date(2021, 6, 2)))
+    assert run(site, eutils, "2021-06-02T08:00:00+00:00").ok
+    (digest,) = messages(site.root)
+    text = digest.get_body(("plain",)).get_content()
+    assert "New papers citing the article's references" in text
+    assert f"pubmed.ncbi.nlm.nih.gov/{NEW_CITER}/" in text
+    assert not any(f"/{pmid}/" in text for pmid in CITERS)
+
+    original = eutils.record(int(DOPAMINE)).xml
+    eutils.replace_record(DOPAMINE, revise(original, dt.date(2021, 6, 3), retract=True))
+    third = run(site, eutils, "2021-06-03T08:00:00+00:00")
+    assert third.collected.references[0].updated == (DOPAMINE,)
+    latest = messages(site.root)[-1].get_body(("plain",)).get_content()
+    assert "!! RETRACTED (cited by the article): Dopamine modulates" in latest
+    assert latest.index("RETRACTED") < latest.index("What was checked")
+
+    for day in ("2021-06-04T08:00:00+00:00", "2021-06-05T08:00:00+00:00"):
+        assert run(site, eutils, day).ok
+    told = [m.get_body(("plain",)).get_content() for m in messages(site.root)]
+    assert sum("RETRACTED" in t for t in told) == 1
+
+
+def test_reference_checks_cost_one_search_and_one_link_a_day(
+    tmp_path: Path, eutils: EutilsStandin
+) -> None:
+    site = make_site(
+        tmp_path, eutils.base_url, {"kratom": KRATOM}, watch_extra='article = "kratom-article"\n'
+    )
+    run(site, eutils, "2021-06-01T08:00:00+00:00")
+    eutils.reset()
+    run(site, eutils, "2021-06-02T08:00:00+00:00")
+    calls = [(r.endpoint, r.params.get("datetype")) for r in eutils.requests]
+    assert sorted(calls, key=str) == sorted(
+        [("esearch", "crdt"), ("esearch", "mdat"), ("elink", None)], key=str
+    )
+    eutils.reset()
+    run(site, eutils, "2021-06-02T12:00:00+00:00")  # the same day again: references not re-checked
+    assert sorted((r.endpoint, r.params.get("datetype")) for r in eutils.requests) == sorted(
+        [("esearch", "crdt"), ("elink", None)], key=str
+    )
