@@ -14,7 +14,7 @@ from litwatch.cli import main
 
 TEST_API_KEY = "0f3a9c2b7d4e6f8a1b2c3d4e5f6a7b8c9d0e"  # 10 requests/s at the stand-in
 
-KRATOM = 'kratom[tw] OR mitragyn*[tiab] OR hydroxymitragynine[tiab]'
+KRATOM = "kratom[tw] OR mitragyn*[tiab] OR hydroxymitragynine[tiab]"
 KRATOM_PAIN = (
     "(kratom[tw] OR mitragyn*[tiab]) AND (pain[tiab] OR analgesi*[tiab]"
     ' OR "opioid receptor"[tiab] OR "opioid receptors"[tiab] OR nocicept*[tiab])'
@@ -49,7 +49,15 @@ class Site:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("LITWATCH_")}
         full_env.update(env or {})
         return subprocess.run(
-            [sys.executable, "-m", "litwatch.cli", args[0], "--config", str(self.config), *args[1:]],
+            [
+                sys.executable,
+                "-m",
+                "litwatch.cli",
+                args[0],
+                "--config",
+                str(self.config),
+                *args[1:],
+            ],
             capture_output=True,
             text=True,
             env=full_env,

@@ -53,7 +53,10 @@ def test_seed_then_new_papers_over_simulated_days(
     dogs = papers[DOG_PK]
     assert dogs["watches"] == ["kratom", "kratom-pain"]  # one paper, both watches
     assert dogs["first_seen"] == "2021-04-14T06:00:00+00:00"
-    assert dogs["title"] == "Oral Pharmacokinetics in Beagle Dogs of the Mitragynine Metabolite, 7-Hydroxymitragynine."
+    assert (
+        dogs["title"]
+        == "Oral Pharmacokinetics in Beagle Dogs of the Mitragynine Metabolite, 7-Hydroxymitragynine."
+    )
     assert dogs["doi"] == "10.1007/s13318-021-00684-2"
     assert dogs["pmcid"] == "PMC8179724"
     assert dogs["published"] == "2021-05"
@@ -67,11 +70,15 @@ def test_seed_then_new_papers_over_simulated_days(
     assert fatal["pmcid"] is None
 
 
-def test_windows_start_at_the_watermark_minus_the_overlap(site: Site, eutils: EutilsStandin) -> None:
+def test_windows_start_at_the_watermark_minus_the_overlap(
+    site: Site, eutils: EutilsStandin
+) -> None:
     site.run("2021-04-01T06:00:00Z")
     site.run("2021-04-14T06:00:00Z")
     site.run("2021-04-20T06:00:00Z", "--watch", "kratom")
-    windows = [(p["term"][:6], p["mindate"], p["maxdate"], p["datetype"]) for p in esearches(eutils)]
+    windows = [
+        (p["term"][:6], p["mindate"], p["maxdate"], p["datetype"]) for p in esearches(eutils)
+    ]
     assert windows[-1][1:] == ("2021/04/11", "2021/04/20", "crdt")  # 04-14 minus 3 days
     assert windows[0][1:] == ("2021/03/29", "2021/04/01", "crdt")  # first run: the overlap
 
@@ -105,7 +112,9 @@ def test_a_stored_pmid_is_never_fetched_again(site: Site, eutils: EutilsStandin,
     assert [p["watches"] for p in papers] == [["kratom", "kratom-pain"]]
 
 
-def test_backlog_since_seeds_older_papers_as_known(tmp_path: Path, eutils: EutilsStandin, capsys) -> None:
+def test_backlog_since_seeds_older_papers_as_known(
+    tmp_path: Path, eutils: EutilsStandin, capsys
+) -> None:
     site = make_site(tmp_path, eutils.base_url, watch_extra="backlog_since = 2020-06-01\n")
     assert site.run("2021-06-01T06:00:00Z") == 0
     out = capsys.readouterr().out
@@ -115,7 +124,9 @@ def test_backlog_since_seeds_older_papers_as_known(tmp_path: Path, eutils: Eutil
     assert [p["pmid"] for p in site.export(capsys)] == [FATALITIES]
 
 
-def test_first_run_collect_treats_the_backlog_as_new(tmp_path: Path, eutils: EutilsStandin, capsys) -> None:
+def test_first_run_collect_treats_the_backlog_as_new(
+    tmp_path: Path, eutils: EutilsStandin, capsys
+) -> None:
     site = make_site(
         tmp_path,
         eutils.base_url,
@@ -184,7 +195,9 @@ def test_a_failing_source_fails_the_watch_loudly_and_the_next_run_catches_up(
     assert [p["pmid"] for p in site.export(capsys)] == [FATALITIES]
 
 
-def test_records_efetch_does_not_return_yet_stay_pending(site: Site, eutils: EutilsStandin, capsys) -> None:
+def test_records_efetch_does_not_return_yet_stay_pending(
+    site: Site, eutils: EutilsStandin, capsys
+) -> None:
     site.run("2021-06-01T06:00:00Z")
     eutils.faults.push("efetch", "drop_records", pmids=[int(FATALITIES)])
     capsys.readouterr()
@@ -195,7 +208,9 @@ def test_records_efetch_does_not_return_yet_stay_pending(site: Site, eutils: Eut
     assert [p["pmid"] for p in site.export(capsys)] == [FATALITIES]
 
 
-def test_a_query_ncbi_rejects_fails_that_watch_only(tmp_path: Path, eutils: EutilsStandin, capsys) -> None:
+def test_a_query_ncbi_rejects_fails_that_watch_only(
+    tmp_path: Path, eutils: EutilsStandin, capsys
+) -> None:
     site = make_site(tmp_path, eutils.base_url, {"kratom": KRATOM, "broken": "kratom[ps]"})
     capsys.readouterr()
     assert site.run("2021-06-01T06:00:00Z") == 1
@@ -213,7 +228,9 @@ def test_query_warnings_reach_the_user_with_the_watch_name(
         assert site.run("2021-06-01T06:00:00Z") == 0
     out = capsys.readouterr().out
     assert 'warning: QuotedPhraseNotFound: "zzyzx quux"' in out or "PhraseNotFound" in out
-    assert any("watch kratom:" in r.getMessage() and "query:" in r.getMessage() for r in caplog.records)
+    assert any(
+        "watch kratom:" in r.getMessage() and "query:" in r.getMessage() for r in caplog.records
+    )
     with Store.open(site.store) as store:
         run = store.recent_runs(1)[0]["watches"][0]
     assert run["query_translation"] and "[Title/Abstract]" in run["query_translation"]
@@ -236,7 +253,9 @@ def test_export_formats(site: Site, eutils: EutilsStandin, capsys) -> None:
     assert [p["pmid"] for p in json.loads(capsys.readouterr().out)] == [FATALITIES]
 
 
-def test_the_api_key_never_leaves_the_process(site: Site, eutils: EutilsStandin, capsys, caplog) -> None:
+def test_the_api_key_never_leaves_the_process(
+    site: Site, eutils: EutilsStandin, capsys, caplog
+) -> None:
     with caplog.at_level(logging.DEBUG):
         site.run("2021-06-01T06:00:00Z", "-vv")
         eutils.faults.push("esearch", "status", count=20, status=500)

@@ -84,19 +84,43 @@ def test_api_key_never_in_repr(tmp_path: Path) -> None:
     ("config", "expected"),
     [
         ("[entrez\nemail='a@b.org'", "not valid TOML"),
-        ('[entrez]\nemail = "a@b.org"\nemial = "x"', "[entrez]: unknown key 'emial' (allowed: email, base_url"),
+        (
+            '[entrez]\nemail = "a@b.org"\nemial = "x"',
+            "[entrez]: unknown key 'emial' (allowed: email, base_url",
+        ),
         ('[entrez]\nemail = "a@b.org"\n[smpt]\nhost = "x"', "unknown section [smpt]"),
-        ('[entrez]\nemail = "a@b.org"\ntimeout = "fast"', "[entrez].timeout: expected a number, got str"),
-        ('[entrez]\nemail = "a@b.org"\nbatch_size = true', "[entrez].batch_size: expected an integer, got a boolean"),
+        (
+            '[entrez]\nemail = "a@b.org"\ntimeout = "fast"',
+            "[entrez].timeout: expected a number, got str",
+        ),
+        (
+            '[entrez]\nemail = "a@b.org"\nbatch_size = true',
+            "[entrez].batch_size: expected an integer, got a boolean",
+        ),
         ("[entrez]\n", "[entrez].email: missing"),
         ('[entrez]\nemail = "nobody"', "[entrez].email: not an email address"),
-        ('[entrez]\nemail = "a@b.org"\napi_key = "YOUR_API_KEY"', "[entrez].api_key: looks like a placeholder"),
-        ('[entrez]\nemail = "a@b.org"\napi_key = "xxxxxxxxxxxxxxxx"', "[entrez].api_key: looks like a placeholder"),
-        ('[entrez]\nemail = "a@b.org"\nbase_url = "eutils.local"', "[entrez].base_url: not an http(s) URL"),
-        ('[entrez]\nemail = "a@b.org"\n[smtp]\nsecurity = "tls"', "[smtp].security: unknown security mode 'tls' (allowed: none, starttls, ssl)"),
+        (
+            '[entrez]\nemail = "a@b.org"\napi_key = "YOUR_API_KEY"',
+            "[entrez].api_key: looks like a placeholder",
+        ),
+        (
+            '[entrez]\nemail = "a@b.org"\napi_key = "xxxxxxxxxxxxxxxx"',
+            "[entrez].api_key: looks like a placeholder",
+        ),
+        (
+            '[entrez]\nemail = "a@b.org"\nbase_url = "eutils.local"',
+            "[entrez].base_url: not an http(s) URL",
+        ),
+        (
+            '[entrez]\nemail = "a@b.org"\n[smtp]\nsecurity = "tls"',
+            "[smtp].security: unknown security mode 'tls' (allowed: none, starttls, ssl)",
+        ),
         ('[entrez]\nemail = "a@b.org"\n[smtp]\nport = 70000', "[smtp].port: not a port number"),
         ('[entrez]\nemail = "a@b.org"\n[store]\nurl = "mysql://x"', "[store].url: not a store URL"),
-        ('[entrez]\nemail = "a@b.org"\n[collect]\ndatetype = "pdat"', "[collect].datetype: unknown date type"),
+        (
+            '[entrez]\nemail = "a@b.org"\n[collect]\ndatetype = "pdat"',
+            "[collect].datetype: unknown date type",
+        ),
     ],
 )
 def test_bad_config_is_one_line_exit_2(
@@ -123,8 +147,14 @@ def test_bad_config_is_one_line_exit_2(
         ('title = "K"\nterm = "kratom[tiabx]"', "term: unknown PubMed field tag [tiabx]"),
         ('term = "kratom"', "title: missing"),
         ('title = "K"\nterm = "kratom"\nschedule = "every day"', "schedule: not a cron expression"),
-        ('title = "K"\nterm = "kratom"\nfirst_run = "flood"', "first_run: unknown mode 'flood' (allowed: seed, collect)"),
-        ('title = "K"\nterm = "kratom"\nbacklog_since = "last year"', "backlog_since: expected a date"),
+        (
+            'title = "K"\nterm = "kratom"\nfirst_run = "flood"',
+            "first_run: unknown mode 'flood' (allowed: seed, collect)",
+        ),
+        (
+            'title = "K"\nterm = "kratom"\nbacklog_since = "last year"',
+            "backlog_since: expected a date",
+        ),
         ('title = "K"\nterm = "kratom"\nterms = "x"', "unknown key 'terms' (allowed: title, term"),
         ('title = "K"\nterm = 42', "term: expected a string"),
     ],

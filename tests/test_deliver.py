@@ -116,7 +116,9 @@ def test_smtp_failures_leave_nothing_lost_and_nothing_twice(
     # Each fault waits (times=N) for the next digest that goes out after its day.
     faults = {
         "2021-05-21T08:00:00Z": lambda: smtp.reply("RCPT", "451 4.3.0 try later", times=2),
-        "2021-05-25T08:00:00Z": lambda: smtp.reply("RCPT", "550 5.1.1 no such user", recipient=WRITER, times=1),
+        "2021-05-25T08:00:00Z": lambda: smtp.reply(
+            "RCPT", "550 5.1.1 no such user", recipient=WRITER, times=1
+        ),
         "2021-05-29T08:00:00Z": lambda: smtp.drop("BODY", recipient=EDITOR, times=1),
         "2021-06-02T08:00:00Z": lambda: smtp.reply("DATA", "421 4.3.2 shutting down", times=1),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -23,6 +24,15 @@ def write_atomic(target: Path, data: bytes, mode: int) -> None:
         Path(temp).unlink(missing_ok=True)
         raise
     fsync_folder(target.parent)
+
+
+def remove_stale_temps(target: Path) -> None:
+    """Remove the temp files a writer of ``target`` killed mid-write left behind. Only for
+    the one writer of ``target``: litwatch writes feeds and outbox files holding the
+    store's lock, so a temp file of the same target found then belongs to a dead run."""
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
 
 
 def fsync_folder(folder: Path) -> None:

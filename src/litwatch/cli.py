@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from litwatch import __version__
 from litwatch.config import (
     Settings,
+    check_locations,
     check_subscriptions,
     find_config,
     load_settings,
@@ -197,6 +198,7 @@ def load_all(args: argparse.Namespace, handler: logging.Handler) -> tuple[Settin
     settings = load(args, handler)
     watches = load_watches(settings.queries_dir)
     check_subscriptions(settings, watches)
+    check_locations(settings)
     return settings, watches
 
 

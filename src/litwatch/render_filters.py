@@ -26,8 +26,10 @@ INLINE_TAGS = frozenset({"i", "b", "sup", "sub", "u"})
 TITLE_LIMIT = 1000  # characters; real PubMed titles stay well under 600
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-# Characters XML 1.0 forbids (lone surrogates included); everything else is kept.
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Characters XML 1.0 forbids (lone surrogates included), and the controls it allows but
+# HTML calls parse errors and terminals may obey (DEL, C1 such as U+009B CSI; NEL, U+0085,
+# is a line break and stays for the whitespace rules). Everything else is kept.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff\ud800-\udfff]")
 _TAG_SPLIT = re.compile(r"(<[^<>]*>)")
 _INLINE_TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z]+)\s*>")
 _LAST_WORD_END = re.compile(r"(.*\S)\s", re.S)  # greedy: up to the last whitespace

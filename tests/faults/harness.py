@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import feedparser
@@ -39,7 +39,7 @@ WRITER = "writer@example.org"
 REVIEWER = "reviewer@example.net"
 
 WATCHES = {
-    "kratom": 'kratom[tw] OR mitragyn*[tiab] OR hydroxymitragynine[tiab]',
+    "kratom": "kratom[tw] OR mitragyn*[tiab] OR hydroxymitragynine[tiab]",
     "neuropathic": '"neuropathic pain"[tiab] OR neuralgia[tiab]',
     "pain": "opioid*[tiab] OR analgesi*[tiab] OR pain[tiab]",
     "cancer": "cancer[tiab] OR tumor[tiab] OR tumour[tiab]",
@@ -100,6 +100,8 @@ class Proc:
     out_path: Path
     err_path: Path
     started: float
+    wall_started: float = 0.0  # time.time(), to line up with the stand-in's request log
+    wall_ended: float = 0.0
     killed: str | None = None  # the stage it was killed in
     returncode: int | None = None
     stdout: str = ""
@@ -169,8 +171,19 @@ class FeedWatcher:
         self.check_now()
 
 
+_verdicts: dict[tuple[str, str], str | None] = {}
+
+
 def feed_problem(name: str, data: bytes) -> str | None:
-    """Why this version of a feed file is unusable to a reader, or None."""
+    """Why this version of a feed file is unusable to a reader, or None (remembered per
+    content: the watcher and the daily check often see the same version)."""
+    key = (name, hashlib.sha256(data).hexdigest())
+    if key not in _verdicts:
+        _verdicts[key] = _feed_problem(name, data)
+    return _verdicts[key]
+
+
+def _feed_problem(name: str, data: bytes) -> str | None:
     try:
         root = etree.fromstring(
             data, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
@@ -199,7 +212,7 @@ class World:
         self.smtp_up = True
         self.dead_port: int | None = None
         self.procs: list[Proc] = []
-        self.kills: list[float] = []  # monotonic times of kill -9
+        self.kills: list[float] = []  # wall-clock times of kill -9
         self.added: dict[str, dt.datetime] = {}  # synthetic PMID -> (simulated) moment added
         self._oracle_cache: dict[tuple[str, str, str], frozenset[str]] = {}
         self._http = httpx.Client(timeout=30)
@@ -304,6 +317,10 @@ class World:
         )
         return env
 
+    def alive_at(self, moment: float) -> list[Proc]:
+        """The processes running at wall-clock ``moment``."""
+        return [p for p in self.procs if p.wall_started <= moment <= (p.wall_ended or float("inf"))]
+
     def spawn(self, command: str, now: str | None, *args: str, label: str = "") -> Proc:
         number = len(self.procs) + 1
         out = self.logs / f"{number:03d}-{command}.out"
@@ -316,7 +333,7 @@ class World:
             popen = subprocess.Popen(
                 argv, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL, env=self.env()
             )
-        proc = Proc(number, command, now, label, popen, out, err, time.monotonic())
+        proc = Proc(number, command, now, label, popen, out, err, time.monotonic(), time.time())
         self.procs.append(proc)
         return proc
 
@@ -328,6 +345,7 @@ class World:
             proc.popen.wait()
             raise AssertionError(f"{proc.describe()} did not finish within {timeout} s") from None
         proc.ended = time.monotonic()
+        proc.wall_ended = time.time()
         proc.stdout = proc.out_path.read_text("utf-8", "replace")
         proc.stderr = proc.err_path.read_text("utf-8", "replace")
         return proc
@@ -339,7 +357,7 @@ class World:
         if proc.popen.poll() is None:
             os.kill(proc.popen.pid, signal.SIGKILL)
             proc.killed = stage
-            self.kills.append(time.monotonic())
+            self.kills.append(time.time())
         return self.finish(proc)
 
     # --- looking inside while a run is in flight --------------------------------------
@@ -373,6 +391,29 @@ class World:
         conn = sqlite3.connect(self.store, timeout=10, isolation_level=None)
         conn.execute("BEGIN IMMEDIATE")
         return conn
+
+
+# --- reaching into the test SMTP server (tests/smtp_server.py) ----------------------------
+
+
+def smtp_rules(smtp: SmtpServer) -> list:
+    """The server's programmed rules, oldest first (the objects themselves)."""
+    with smtp._state.lock:
+        return list(smtp._state.rules)
+
+
+def drop_rule(smtp: SmtpServer, rule: object) -> None:
+    with smtp._state.lock:
+        if rule in smtp._state.rules:
+            smtp._state.rules.remove(rule)
+
+
+def queue_anyway(smtp: SmtpServer, received: object) -> None:
+    """The server had queued this body before the connection died, so the client never
+    heard its 250: what a real MTA does when the reply is lost. The message counts as
+    accepted; a re-send then gives the recipient a second copy with the same Message-ID."""
+    with smtp._state.lock:
+        smtp._state.messages.append(received)
 
 
 def release(conn: sqlite3.Connection) -> None:

@@ -14,14 +14,14 @@ import email
 import email.policy
 import re
 import sqlite3
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
-from tests.faults.harness import DIGESTS, SECRETS, WATCHES, Proc, World
+from tests.faults.harness import DIGESTS, SECRETS, WATCHES, Proc, World, feed_problem
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 PUBMED_LINK = re.compile(r"pubmed\.ncbi\.nlm\.nih\.gov/(\d+)/")
@@ -54,6 +54,7 @@ class Figures:
 
     seed: int
     days: int = 0
+    recovery_days: int = 0
     runs: int = 0
     exit_codes: Counter = field(default_factory=Counter)
     eutils_faults: Counter = field(default_factory=Counter)
@@ -63,6 +64,9 @@ class Figures:
     crashes_missed: Counter = field(default_factory=Counter)
     concurrency: Counter = field(default_factory=Counter)
     late_records: int = 0
+    watch_failures_forced: int = 0
+    bodies_queued_without_reply: int = 0
+    rate_limited_by_ncbi: int = 0
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     refetches: list[dict[str, Any]] = field(default_factory=list)
     papers: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -70,6 +74,7 @@ class Figures:
     feed_reads: int = 0
     stale_temp_files: int = 0
     invariant_checks: int = 0
+    checking_seconds: float = 0.0
     wall_seconds: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
@@ -101,7 +106,10 @@ class Checker:
 
     def seeded(self, watch: str) -> set[str]:
         day = self.seed_day.date()
-        return set(self.world.oracle_search(WATCHES[watch], day - dt.timedelta(days=3), day))
+        found = self.world.oracle_search(WATCHES[watch], day - dt.timedelta(days=3), day)
+        return {
+            p for p in found if p not in self.world.added or self.world.added[p] <= self.seed_day
+        }
 
     def expected_for_digest(self, digest: str, upto: dt.datetime) -> set[str]:
         watches, *_ = DIGESTS[digest]
@@ -110,6 +118,13 @@ class Checker:
     # --- the checks -------------------------------------------------------------------
 
     def check_day(self, label: str, now: dt.datetime, procs: list[Proc]) -> None:
+        started = time.monotonic()
+        try:
+            self._check_day(label, now, procs)
+        finally:
+            self.figures.checking_seconds += time.monotonic() - started
+
+    def _check_day(self, label: str, now: dt.datetime, procs: list[Proc]) -> None:
         problems: list[str] = []
         conn = sqlite3.connect(self.world.store, timeout=30)
         try:
@@ -129,8 +144,12 @@ class Checker:
         problems.extend(self.feed_problems)
         self.feed_problems.clear()
         if problems:
-            logs = "\n".join(f"--- {p.describe()} rc={p.returncode} killed={p.killed}\n{p.tail()}" for p in procs)
-            raise Violation(f"{label} ({now.isoformat()}):\n  " + "\n  ".join(problems) + f"\n{logs}")
+            logs = "\n".join(
+                f"--- {p.describe()} rc={p.returncode} killed={p.killed}\n{p.tail()}" for p in procs
+            )
+            raise Violation(
+                f"{label} ({now.isoformat()}):\n  " + "\n  ".join(problems) + f"\n{logs}"
+            )
 
     # processes: exit codes and output
 
@@ -167,8 +186,10 @@ class Checker:
                 continue
             run_id = int(match.group(1))
             failed_watches = {
-                w for (w,) in conn.execute(
-                    "SELECT watch FROM run_watches WHERE run_id = ? AND error IS NOT NULL", (run_id,)
+                w
+                for (w,) in conn.execute(
+                    "SELECT watch FROM run_watches WHERE run_id = ? AND error IS NOT NULL",
+                    (run_id,),
                 )
             }
             status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -204,23 +225,34 @@ class Checker:
 
     def check_collect(self, conn: sqlite3.Connection, now: dt.datetime) -> list[str]:
         problems = []
-        stored = {p for (p,) in conn.execute(
-            "SELECT i.value FROM paper_ids i JOIN papers p ON p.id = i.paper_id"
-            " WHERE i.scheme = 'pmid' AND p.deleted IS NULL"
-        )}
+        stored = {
+            p
+            for (p,) in conn.execute(
+                "SELECT i.value FROM paper_ids i JOIN papers p ON p.id = i.paper_id"
+                " WHERE i.scheme = 'pmid' AND p.deleted IS NULL"
+            )
+        }
         for watch in WATCHES:
             row = conn.execute("SELECT watermark FROM watches WHERE name = ?", (watch,)).fetchone()
             if row is None or row[0] is None:
                 problems.append(f"watch {watch}: never seeded")
                 continue
             watermark = parse_moment(row[0])
-            matched = {p for (p,) in conn.execute(
-                "SELECT pmid FROM matches WHERE watch = ? AND seeded = 0", (watch,)
-            )}
-            seeded = {p for (p,) in conn.execute(
-                "SELECT pmid FROM matches WHERE watch = ? AND seeded = 1", (watch,)
-            )}
-            pending = {p for (p,) in conn.execute("SELECT pmid FROM pending WHERE watch = ?", (watch,))}
+            matched = {
+                p
+                for (p,) in conn.execute(
+                    "SELECT pmid FROM matches WHERE watch = ? AND seeded = 0", (watch,)
+                )
+            }
+            seeded = {
+                p
+                for (p,) in conn.execute(
+                    "SELECT pmid FROM matches WHERE watch = ? AND seeded = 1", (watch,)
+                )
+            }
+            pending = {
+                p for (p,) in conn.execute("SELECT pmid FROM pending WHERE watch = ?", (watch,))
+            }
             required = self.expected(watch, watermark)
             missing = required - matched - pending
             if missing:
@@ -231,16 +263,22 @@ class Checker:
             allowed = self.expected(watch, now)
             spurious = matched - allowed
             if spurious:
-                problems.append(f"watch {watch}: PMIDs {sorted(spurious)} stored as new but the query does not match them in the window")
+                problems.append(
+                    f"watch {watch}: PMIDs {sorted(spurious)} stored as new but the query does not match them in the window"
+                )
             if seeded != self.seeded(watch):
                 problems.append(
                     f"watch {watch}: seeded {sorted(seeded)}, oracle says {sorted(self.seeded(watch))}"
                 )
             unstored = matched - stored
             if unstored:
-                problems.append(f"watch {watch}: matched PMIDs {sorted(unstored)} have no stored record")
+                problems.append(
+                    f"watch {watch}: matched PMIDs {sorted(unstored)} have no stored record"
+                )
             if watermark > now + dt.timedelta(days=1):
-                problems.append(f"watch {watch}: watermark {watermark} is after the run's now {now}")
+                problems.append(
+                    f"watch {watch}: watermark {watermark} is after the run's now {now}"
+                )
         return problems
 
     # politeness: the real rate limit never hit, no record downloaded twice
@@ -248,31 +286,63 @@ class Checker:
     def check_politeness(self) -> list[str]:
         problems = []
         requests = self.world.eutils.requests
-        real_429 = [r for r in requests if r.status == 429 and r.fault is None]
-        if real_429:
-            problems.append(
-                f"{len(real_429)} request(s) refused by NCBI's rate limit (not injected):"
-                f" first at {real_429[0].time:.3f} {real_429[0].endpoint}"
-            )
         self.figures.eutils_faults = Counter(
-            (f"{r.fault} {r.status}" if r.fault == "status" else r.fault) for r in requests if r.fault
+            (f"{r.fault} {r.status}" if r.fault == "status" else r.fault)
+            for r in requests
+            if r.fault
         )
-        first_fetch: dict[str, float] = {}
+        real_429 = [r for r in requests if r.status == 429 and r.fault is None]
+        self.figures.rate_limited_by_ncbi = len(real_429)
+        for r in real_429:
+            # NCBI counts per key, whichever process sends: never over the limit
+            alone = (
+                len(
+                    [
+                        p
+                        for p in self.world.procs
+                        if p.wall_started <= r.time and (p.wall_ended or r.time) >= r.time - 1.1
+                    ]
+                )
+                <= 1
+            )
+            who = "one run alone" if alone else "back-to-back or overlapping runs"
+            problems.append(
+                f"{r.endpoint} refused by NCBI's rate limit (not injected) at {r.time:.3f}; {who} talking to it"
+            )
+        first_fetch: dict[str, dt.date] = {}
         self.figures.refetches = []
         for r in requests:
             if r.endpoint != "efetch" or r.status != 200 or r.fault not in CLEAN_FETCH:
                 continue
+            alive = [p for p in self.world.alive_at(r.time) if p.now]
+            day = parse_moment(alive[0].now.replace("Z", "+00:00")).date() if alive else None
             for pmid in re.split(r"[,\s]+", r.params.get("id", "").strip()):
                 if not pmid:
                     continue
                 if pmid in first_fetch:
-                    crashed = any(first_fetch[pmid] <= k <= r.time for k in self.world.kills)
-                    entry = {"pmid": pmid, "after_crash": crashed}
+                    crashed = any(k <= r.time for k in self.world.kills)
+                    record = self.world.oracle.record(int(pmid))
+                    revised = record.dates.get("mdat") if record else None
+                    legit_revision = (
+                        revised is not None
+                        and first_fetch[pmid] is not None
+                        and (dt.date.fromordinal(revised) >= first_fetch[pmid])
+                    )
+                    kind = (
+                        "revised by PubMed since"
+                        if legit_revision
+                        else "after a crash"
+                        if crashed
+                        else "UNEXPLAINED"
+                    )
+                    entry = {"pmid": pmid, "kind": kind}
                     if entry not in self.figures.refetches:
                         self.figures.refetches.append(entry)
-                    if not crashed:
-                        problems.append(f"PMID {pmid} downloaded again though it was stored and no run crashed in between")
-                first_fetch.setdefault(pmid, r.time)
+                    if kind == "UNEXPLAINED":
+                        problems.append(
+                            f"PMID {pmid} downloaded again though it was stored, unchanged, and no run crashed"
+                        )
+                first_fetch.setdefault(pmid, day)
         return problems
 
     # delivery: each paper once per subscriber, nothing the ledger claims that the server did not take
@@ -288,12 +358,16 @@ class Checker:
             if "\n" in subject or "\r" in subject:
                 problems.append(f"message {message['Message-ID']}: Subject spans lines")
             if message["To"].addresses[0].addr_spec.lower() != recipient.lower():
-                problems.append(f"message {message['Message-ID']}: To {message['To']} but RCPT {recipient}")
+                problems.append(
+                    f"message {message['Message-ID']}: To {message['To']} but RCPT {recipient}"
+                )
             text = message.get_body(("plain",)).get_content()
             digest = str(message["X-Litwatch-Digest"]).split("/", 1)[0]
             out.append(
                 Accepted(
-                    digest, recipient.lower(), str(message["Message-ID"]),
+                    digest,
+                    recipient.lower(),
+                    str(message["Message-ID"]),
                     tuple(sorted(set(PUBMED_LINK.findall(text)))),
                 )
             )
@@ -311,15 +385,20 @@ class Checker:
         for (mid, rcpt), n in mids.items():
             if n > 1:
                 logged = (mid, rcpt) in self.logged_resends
-                duplicates.append({
-                    "recipient": rcpt, "message_id": mid, "copies": n,
-                    "kind": "re-send of the same Message-ID after an unknown outcome"
-                    if logged else "UNEXPLAINED",
-                })
+                duplicates.append(
+                    {
+                        "recipient": rcpt,
+                        "message_id": mid,
+                        "copies": n,
+                        "kind": "re-send of the same Message-ID after an unknown outcome"
+                        if logged
+                        else "UNEXPLAINED",
+                    }
+                )
                 if not logged:
                     problems.append(f"{rcpt} got {mid} {n} times and no run logged a re-send of it")
         self.figures.duplicates = duplicates
-        for digest, (watches, recipients, *_rest) in DIGESTS.items():
+        for digest, (_watches, recipients, *_rest) in DIGESTS.items():
             expected = self.expected_for_digest(digest, now)
             for recipient in (r.lower() for r in recipients):
                 got = by_key[(digest, recipient)]
@@ -330,15 +409,22 @@ class Checker:
                         )
                 spurious = set(got) - expected
                 if spurious:
-                    problems.append(f"{digest} -> {recipient}: got PMIDs {sorted(spurious)} that are not new papers of its watches")
-                ledger = {p for (p,) in conn.execute(
-                    "SELECT i.value FROM delivered d JOIN paper_ids i ON i.paper_id = d.paper_id"
-                    " AND i.scheme = 'pmid' WHERE d.subscription = ? AND d.recipient = ?",
-                    (digest, recipient),
-                )}
+                    problems.append(
+                        f"{digest} -> {recipient}: got PMIDs {sorted(spurious)} that are not new papers of its watches"
+                    )
+                ledger = {
+                    p
+                    for (p,) in conn.execute(
+                        "SELECT i.value FROM delivered d JOIN paper_ids i ON i.paper_id = d.paper_id"
+                        " AND i.scheme = 'pmid' WHERE d.subscription = ? AND d.recipient = ?",
+                        (digest, recipient),
+                    )
+                }
                 claimed = ledger - set(got)
                 if claimed:
-                    problems.append(f"{digest} -> {recipient}: the ledger records PMIDs {sorted(claimed)} as delivered but the server never accepted them")
+                    problems.append(
+                        f"{digest} -> {recipient}: the ledger records PMIDs {sorted(claimed)} as delivered but the server never accepted them"
+                    )
                 items = defaultdict(set)
                 for status, pmid in conn.execute(
                     "SELECT d.status, i.value FROM deliveries d JOIN digests g ON g.id = d.digest_id"
@@ -351,12 +437,23 @@ class Checker:
                 in_flight = items["pending"] | items["sending"] | items["unknown"]
                 orphans = set(got) - ledger - in_flight
                 if orphans:
-                    problems.append(f"{digest} -> {recipient}: the server accepted PMIDs {sorted(orphans)} that the ledger neither records nor will re-send")
-                problems.extend(self.check_due(conn, digest, recipient, set(got) | ledger, in_flight | items["failed"]))
+                    problems.append(
+                        f"{digest} -> {recipient}: the server accepted PMIDs {sorted(orphans)} that the ledger neither records nor will re-send"
+                    )
+                problems.extend(
+                    self.check_due(
+                        conn, digest, recipient, set(got) | ledger, in_flight | items["failed"]
+                    )
+                )
         return problems
 
     def check_due(
-        self, conn: sqlite3.Connection, digest: str, recipient: str, delivered: set[str], waiting: set[str]
+        self,
+        conn: sqlite3.Connection,
+        digest: str,
+        recipient: str,
+        delivered: set[str],
+        waiting: set[str],
     ) -> list[str]:
         """Once a digest was assembled (and had room for everything), every paper its
         watches matched by then went to the recipient or waits in a delivery."""
@@ -370,14 +467,19 @@ class Checker:
             return []
         watches = DIGESTS[digest][0]
         marks = ",".join("?" * len(watches))
-        due = {p for (p,) in conn.execute(
-            f"SELECT DISTINCT pmid FROM matches WHERE seeded = 0 AND watch IN ({marks})"
-            " AND matched_at <= ?",
-            (*watches, row[1]),
-        )}
+        due = {
+            p
+            for (p,) in conn.execute(
+                f"SELECT DISTINCT pmid FROM matches WHERE seeded = 0 AND watch IN ({marks})"
+                " AND matched_at <= ?",
+                (*watches, row[1]),
+            )
+        }
         lost = due - delivered - waiting
         if lost:
-            return [f"{digest} -> {recipient}: PMIDs {sorted(lost)} matched before the digest assembled at {row[1]} but are in no email and no open delivery"]
+            return [
+                f"{digest} -> {recipient}: PMIDs {sorted(lost)} matched before the digest assembled at {row[1]} but are in no email and no open delivery"
+            ]
         return []
 
     # feeds
@@ -387,14 +489,15 @@ class Checker:
         folder = self.world.feeds
         if not folder.is_dir():
             return problems
-        self.figures.stale_temp_files = len([p for p in folder.iterdir() if p.name.endswith(".tmp")])
         complete = any(p.returncode == 0 and not p.killed and not p.busy for p in procs[-1:])
+        stale = [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+        self.figures.stale_temp_files = max(self.figures.stale_temp_files, len(stale))
+        if complete and stale:
+            problems.append(f"feeds: temp files left behind after a complete run: {stale}")
         for path in sorted(folder.iterdir()):
             if path.suffix not in (".atom", ".rss"):
                 continue
             data = path.read_bytes()
-            from tests.faults.harness import feed_problem
-
             problem = feed_problem(path.name, data)
             if problem:
                 problems.append(problem)
@@ -428,18 +531,39 @@ class Checker:
         problems = []
         for path in self.world.store.parent.iterdir():
             if path.is_file() and path.stat().st_mode & 0o077:
-                problems.append(f"{path.name} is readable by others (mode {oct(path.stat().st_mode & 0o777)})")
+                problems.append(
+                    f"{path.name} is readable by others (mode {oct(path.stat().st_mode & 0o777)})"
+                )
         for path in self.world.site.rglob("*"):
             if path.is_file():
                 data = path.read_bytes()
                 for secret in SECRETS:
                     if secret.encode() in data:
-                        problems.append(f"a secret is stored in {path.relative_to(self.world.site)}")
+                        problems.append(
+                            f"a secret is stored in {path.relative_to(self.world.site)}"
+                        )
         for received in self.world.smtp.messages:
             for secret in SECRETS:
                 if secret.encode() in received.data:
                     problems.append("a secret is in an email")
         return problems
+
+    def undelivered(self, now: dt.datetime) -> dict[str, set[str]]:
+        """Expected papers not yet accepted by the server, per digest and recipient."""
+        messages, _ = self.accepted()
+        out = {}
+        for digest, (_watches, recipients, *_rest) in DIGESTS.items():
+            expected = self.expected_for_digest(digest, now)
+            for recipient in (r.lower() for r in recipients):
+                got = {
+                    p
+                    for m in messages
+                    if m.digest == digest and m.recipient == recipient
+                    for p in m.pmids
+                }
+                if expected - got:
+                    out[f"{digest} -> {recipient}"] = expected - got
+        return out
 
     # the end: everything delivered, exactly once
 
@@ -457,7 +581,7 @@ class Checker:
                 problems.append(f"deliveries still open at the end: {open_}")
         finally:
             conn.close()
-        for digest, (watches, recipients, *_rest) in DIGESTS.items():
+        for digest, (_watches, recipients, *_rest) in DIGESTS.items():
             expected = self.expected_for_digest(digest, now)
             for recipient in (r.lower() for r in recipients):
                 got: Counter = Counter()
@@ -469,7 +593,9 @@ class Checker:
                     "expected": len(expected),
                     "delivered": len(distinct & expected),
                     "copies_accepted": sum(got.values()),
-                    "emails_accepted": sum(1 for m in messages if m.digest == digest and m.recipient == recipient),
+                    "emails_accepted": sum(
+                        1 for m in messages if m.digest == digest and m.recipient == recipient
+                    ),
                 }
                 if distinct != expected:
                     problems.append(
@@ -481,13 +607,9 @@ class Checker:
 
 
 def feed_entry_ids(name: str, data: bytes) -> list[str]:
-    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True))
+    root = etree.fromstring(
+        data, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    )
     if name.endswith(".atom"):
         return [e.findtext(f"{ATOM}id") for e in root.iterfind(f"{ATOM}entry")]
     return [e.findtext("guid") for e in root.iterfind("channel/item")]
-
-
-def file_digest(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()

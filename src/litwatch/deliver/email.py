@@ -30,7 +30,7 @@ from html import unescape as html_unescape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from litwatch.atomic import write_atomic
+from litwatch.atomic import remove_stale_temps, write_atomic
 from litwatch.errors import DeliveryError
 
 if TYPE_CHECKING:
@@ -445,6 +445,7 @@ class OutboxMailer:
         path = self.path_for(message)
         try:
             self._ensure_folder()
+            remove_stale_temps(path)  # of this Message-ID, left by a run killed mid-write
             write_atomic(path, data, 0o600)
         except OSError as exc:
             raise DeliveryError(

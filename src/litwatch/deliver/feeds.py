@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import jinja2
 
-from litwatch.atomic import write_atomic
+from litwatch.atomic import remove_stale_temps, write_atomic
 from litwatch.errors import ConfigError, DeliveryError
 from litwatch.records import Paper
 from litwatch.render import FEED_TEMPLATES, render_template
@@ -169,7 +169,7 @@ def write_feed_files(folder: Path, files: Mapping[str, str]) -> None:
     reader never sees half a feed. Creates ``folder``."""
     folder = Path(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o755, parents=True, exist_ok=True)  # readable, writable by us only
     except OSError as exc:
         raise DeliveryError(
             f"cannot create the feeds folder {folder}: {exc.strerror or exc}",
@@ -184,6 +184,7 @@ def write_feed_files(folder: Path, files: Mapping[str, str]) -> None:
 def _write_atomic(folder: Path, name: str, data: bytes) -> None:
     target = folder / name
     try:
+        remove_stale_temps(target)
         write_atomic(target, data, 0o644)  # feeds are served to everyone
     except OSError as exc:
         raise DeliveryError(
