@@ -23,6 +23,7 @@ from litwatch.records import (
     Subscription,
     WatchStatus,
 )
+from litwatch.triage.note import triage_note
 
 FIXTURE = Path(__file__).parent / "fixtures" / "render" / "pubmed-papers.xml"
 UTC = dt.UTC
@@ -98,10 +99,27 @@ def statuses(failing: bool = False) -> tuple[WatchStatus, ...]:
 def digest_items() -> tuple[DigestItem, ...]:
     p = papers()
     return (
-        DigestItem(p[KRATOM_FATALITIES], ("kratom", "liver"), NOW - dt.timedelta(days=1)),
-        DigestItem(p[BEAGLE_PK], ("kratom",), NOW - dt.timedelta(days=2)),
-        DigestItem(p[SOX10], ("neuropathic-pain",), NOW - dt.timedelta(days=1)),
-        DigestItem(p[KRATOM_LETTER], ("kratom", "neuropathic-pain"), NOW - dt.timedelta(days=3)),
+        DigestItem(
+            p[KRATOM_FATALITIES],
+            ("kratom", "liver"),
+            NOW - dt.timedelta(days=1),
+            triage=triage_note(p[KRATOM_FATALITIES]),
+        ),
+        DigestItem(
+            p[BEAGLE_PK], ("kratom",), NOW - dt.timedelta(days=2), triage=triage_note(p[BEAGLE_PK])
+        ),
+        DigestItem(
+            p[SOX10],
+            ("neuropathic-pain",),
+            NOW - dt.timedelta(days=1),
+            triage=triage_note(p[SOX10]),
+        ),
+        DigestItem(
+            p[KRATOM_LETTER],
+            ("kratom", "neuropathic-pain"),
+            NOW - dt.timedelta(days=3),
+            triage=triage_note(p[KRATOM_LETTER]),
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from litwatch.cron import cron_trigger
 from litwatch.records import Digest, DigestItem, PaperUpdate, Subscription, Watch, WatchStatus
 from litwatch.store.ledger import Ledger, digest_key, stored_papers
 from litwatch.store.repository import Store
+from litwatch.triage.note import triage_note
 from litwatch.updates import Update
 
 LOOKBACK = dt.timedelta(days=32)  # how far back a missed schedule is still caught up
@@ -81,7 +82,14 @@ def build_digest(
     items = []
     for sp in stored_papers(store, paper_ids):
         ordered = tuple(w for w in sub.watches if w in sp.watches)
-        items.append(DigestItem(paper=sp.paper, watches=ordered, first_seen=sp.first_seen))
+        items.append(
+            DigestItem(
+                paper=sp.paper,
+                watches=ordered,
+                first_seen=sp.first_seen,
+                triage=triage_note(sp.paper),
+            )
+        )
     references = store.reference_paper_ids(subscription_articles(sub, watches))
     return Digest(
         subscription=sub,

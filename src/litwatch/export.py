@@ -8,8 +8,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from litwatch.records import Paper
+from litwatch.records import Paper, TriageNote
 from litwatch.store.repository import StoredPaper, iso
+from litwatch.triage.note import triage_note
 
 FORMATS = ("json", "csv", "ris")
 CSV_COLUMNS = (
@@ -22,6 +23,8 @@ CSV_COLUMNS = (
     "published",
     "create_date",
     "publication_types",
+    "evidence",
+    "sections",
     "watches",
     "first_seen",
     "url",
@@ -32,8 +35,9 @@ def pubmed_url(pmid: str) -> str:
     return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 
 
-def paper_summary(item: StoredPaper) -> dict[str, Any]:
+def paper_summary(item: StoredPaper, note: TriageNote | None = None) -> dict[str, Any]:
     p = item.paper
+    note = note or triage_note(p)
     created = p.history_date("entrez")  # PubStatus "entrez" is PubMed's create date, [crdt]
     entry = p.history_date("pubmed")  # and "pubmed" its entry date, [edat]
     return {
@@ -59,6 +63,9 @@ def paper_summary(item: StoredPaper) -> dict[str, Any]:
         "keywords": list(p.keywords),
         "languages": list(p.languages),
         "watches": list(item.watches),
+        "evidence": {"label": note.evidence, "subject": note.subject, "why": note.evidence_why},
+        "sections": list(note.sections),
+        "matched_terms": list(note.matched_terms),
         "updates": [
             {"kind": kind, "detail": detail, "detected_at": iso(when)}
             for kind, detail, when in item.updates
@@ -81,6 +88,8 @@ def to_csv(items: Iterable[StoredPaper]) -> str:
         row = paper_summary(item)
         row["authors"] = "; ".join(row["authors"])
         row["publication_types"] = "; ".join(row["publication_types"])
+        row["evidence"] = row["evidence"]["label"]
+        row["sections"] = "; ".join(row["sections"])
         row["watches"] = " ".join(row["watches"])
         writer.writerow(row[c] if row[c] is not None else "" for c in CSV_COLUMNS)
     return out.getvalue()

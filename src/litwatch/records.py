@@ -234,10 +234,28 @@ class Subscription:
 
 
 @dataclass(frozen=True, slots=True)
+class TriageNote:
+    """What a paper means for the article, with the reasons (see ``litwatch.triage``)."""
+
+    evidence: str  # "randomized controlled trial", "animal study", "case report", ...
+    subject: str | None = None  # "human" | "animal" | "in vitro"
+    evidence_why: str = ""
+    sections: tuple[str, ...] = ()  # titles of the article's sections it bears on, in order
+    matched_terms: tuple[str, ...] = ()
+    score: float = 0.0
+    score_why: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.evidence} ({self.subject})" if self.subject else self.evidence
+
+
+@dataclass(frozen=True, slots=True)
 class DigestItem:
     paper: Paper
     watches: tuple[str, ...]  # names of the watches that found it
     first_seen: dt.datetime
+    triage: TriageNote | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from litwatch.records import (
     Paper,
     PartialDate,
     Subscription,
+    TriageNote,
     WatchStatus,
 )
 from litwatch.render_filters import FILTERS, Link, oneline, paper_links, xml_text, zone
@@ -130,6 +131,7 @@ class DigestEntry:
     first_seen: dt.datetime
     also_found_by: tuple[str, ...]  # titles of the watches other than its group's
     links: tuple[Link, ...]
+    triage: TriageNote | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,7 @@ def group_items(
                 first_seen=item.first_seen,
                 also_found_by=tuple(titles.get(w, w) for w in watches[1:]),
                 links=paper_links(item.paper),
+                triage=item.triage,
             )
         )
     ordered = sorted(groups, key=lambda w: rank.get(w, len(rank)))
@@ -254,7 +257,16 @@ def _sample_paper() -> Paper:
 
 def _sample_digest(now: dt.datetime) -> Digest:
     sub = Subscription("sample", "Sample digest", ("a", "b"), ("x@example.org",), intro="Hi.")
-    item = DigestItem(_sample_paper(), ("a", "b"), now)
+    note = TriageNote(
+        evidence="review",
+        subject="human",
+        evidence_why='review (human): publication type "Review"',
+        sections=("Section",),
+        matched_terms=("term",),
+        score=1.0,
+        score_why="score 1.0",
+    )
+    item = DigestItem(_sample_paper(), ("a", "b"), now, triage=note)
     checks = (
         WatchStatus("a", "Watch A", "a", "a[All Fields]", 1, 1, checked_until=now),
         WatchStatus("b", "Watch B", "b", None, 0, 0, now, failing_since=now, error="down"),

@@ -41,6 +41,7 @@ from litwatch.records import Digest, Subscription, Watch
 from litwatch.render import render_digest
 from litwatch.store.ledger import Delivery, Ledger
 from litwatch.store.repository import Store
+from litwatch.triage.note import triage_note
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,11 @@ def write_feeds(ctx: Context) -> tuple[Path, ...]:
         papers = ctx.store.matched_papers(watch_names, newest_first=True, limit=limit)
         entries = tuple(
             FeedEntry(
-                paper=sp.paper, watches=sp.watches, first_seen=sp.first_seen, updated=sp.updated
+                paper=sp.paper,
+                watches=sp.watches,
+                first_seen=sp.first_seen,
+                updated=sp.updated,
+                triage=triage_note(sp.paper),
             )
             for sp in papers
         )

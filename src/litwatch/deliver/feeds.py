@@ -19,7 +19,7 @@ import jinja2
 
 from litwatch.atomic import remove_stale_temps, write_atomic
 from litwatch.errors import ConfigError, DeliveryError
-from litwatch.records import Paper
+from litwatch.records import Paper, TriageNote
 from litwatch.render import FEED_TEMPLATES, render_template
 from litwatch.render_filters import Link, paper_links
 
@@ -34,6 +34,7 @@ class FeedEntry:
     watches: tuple[str, ...]  # names of the watches that found it
     first_seen: dt.datetime  # Atom ``published``, RSS ``pubDate``
     updated: dt.datetime  # Atom ``updated``: first seen, or when the record last changed
+    triage: TriageNote | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class FeedItem:
     first_seen: dt.datetime
     updated: dt.datetime
     links: tuple[Link, ...]  # PubMed first, then DOI and PMC full text when known
+    triage: TriageNote | None = None
 
 
 def entry_id(paper: Paper) -> str:
@@ -115,6 +117,7 @@ def feed_context(
             first_seen=e.first_seen,
             updated=e.updated,
             links=paper_links(e.paper),
+            triage=e.triage,
         )
         for e in feed.entries
     )
