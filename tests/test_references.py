@@ -11,9 +11,10 @@ from pathlib import Path
 
 from lxml import etree
 
+from litwatch.article import Article
 from litwatch.config import load_settings, load_watches
 from litwatch.pipeline import run_once
-from litwatch.references import ArticleRefs, citing_watch
+from litwatch.references import citing_watch
 from litwatch.standin.eutils import EutilsStandin
 from tests.site import KRATOM, make_site
 from tests.test_updates import revise
@@ -52,10 +53,10 @@ def a_new_citer(eutils: EutilsStandin, created: dt.date) -> bytes:
 def run(site, eutils, now: str):
     settings = load_settings(site.config, env={})
     watches = load_watches(settings.queries_dir)
-    article = ArticleRefs(
-        "kratom-article", "Kratom and neuropathic pain", (DOG_PK, DOPAMINE), site.config
+    article = Article(
+        "kratom-article", "Kratom and neuropathic pain", site.config, (DOG_PK, DOPAMINE)
     )
-    everything = [*watches, citing_watch(article)]
+    everything = [*watches, citing_watch(article.refs())]
     return run_once(settings, everything, dt.datetime.fromisoformat(now), articles=[article])
 
 

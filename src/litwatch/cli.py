@@ -14,6 +14,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from litwatch.config import (
 from litwatch.errors import ConfigError, LitwatchError, StoreBusy
 
 if TYPE_CHECKING:
+    from litwatch.article import Article
     from litwatch.deliver.digests import DeliveryReport
 from litwatch.records import RunReport, Subscription, Watch
 
@@ -194,21 +196,39 @@ def resolve_now(text: str | None) -> dt.datetime:
     return parse_now(text) if text else dt.datetime.now(dt.UTC)
 
 
-def load_all(args: argparse.Namespace, handler: logging.Handler) -> tuple[Settings, list[Watch]]:
+@dataclass(frozen=True)
+class Setup:
+    settings: Settings
+    watches: list[Watch]  # the configured watches and, per article, its citing-papers watch
+    articles: dict[str, Article]
+
+
+def load_all(args: argparse.Namespace, handler: logging.Handler) -> Setup:
+    from litwatch.article import load_articles_for, with_citing_watches
+
     settings = load(args, handler)
     watches = load_watches(settings.queries_dir)
     check_subscriptions(settings, watches)
     check_locations(settings)
-    return settings, watches
+    articles = load_articles_for(watches, settings.queries_dir)
+    return Setup(settings, with_citing_watches(watches, articles), articles)
 
 
 def cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
     from litwatch.pipeline import run_once
 
-    settings, watches = load_all(args, handler)
+    setup = load_all(args, handler)
+    settings = setup.settings
     targets = enabled(load_watches(settings.queries_dir, args.watch)) if args.watch else None
     now = resolve_now(args.now)
-    outcome = run_once(settings, watches, now, collect_from=targets, deliver=not args.no_deliver)
+    outcome = run_once(
+        settings,
+        setup.watches,
+        now,
+        collect_from=targets,
+        deliver=not args.no_deliver,
+        articles=articles_of(setup, targets),
+    )
     if outcome.collected:
         print_report(outcome.collected)
     if outcome.delivered:
@@ -218,6 +238,13 @@ def cmd_run(args: argparse.Namespace, handler: logging.Handler) -> int:
 
 def enabled(watches: list[Watch]) -> list[Watch]:
     return [w for w in watches if w.enabled]
+
+
+def articles_of(setup: Setup, targets: Sequence[Watch] | None) -> list[Article]:
+    """The articles whose references this run checks: those of the watches it collects."""
+    chosen = setup.watches if targets is None else targets
+    names = {w.article for w in chosen if w.article and w.enabled}
+    return [a for name, a in setup.articles.items() if name in names]
 
 
 def print_delivery(report: DeliveryReport) -> None:
@@ -238,11 +265,17 @@ def cmd_daemon(args: argparse.Namespace, handler: logging.Handler) -> int:
     from litwatch.pipeline import run_once
     from litwatch.schedule import run_daemon
 
-    settings, watches = load_all(args, handler)
+    setup = load_all(args, handler)
 
     def job(targets: Sequence[Watch]) -> None:
         try:
-            outcome = run_once(settings, watches, dt.datetime.now(dt.UTC), collect_from=targets)
+            outcome = run_once(
+                setup.settings,
+                setup.watches,
+                dt.datetime.now(dt.UTC),
+                collect_from=targets,
+                articles=articles_of(setup, targets),
+            )
         except StoreBusy as exc:
             log.warning("%s; skipped this time", exc)
         except LitwatchError as exc:
@@ -251,7 +284,7 @@ def cmd_daemon(args: argparse.Namespace, handler: logging.Handler) -> int:
             if not outcome.ok:
                 log.error("run finished with failures (see above)")
 
-    run_daemon(watches, settings.digests, job, catch_up=not args.no_catch_up)
+    run_daemon(setup.watches, setup.settings.digests, job, catch_up=not args.no_catch_up)
     return 0
 
 
@@ -268,11 +301,12 @@ def find_digest(settings: Settings, name: str | None) -> Subscription:
 
 
 def cmd_preview(args: argparse.Namespace, handler: logging.Handler) -> int:
-    from litwatch.digest import preview_digest
+    from litwatch.digest import explain, preview_digest
     from litwatch.render import make_environment, render_digest
     from litwatch.store.repository import Store
 
-    settings, watches = load_all(args, handler)
+    setup = load_all(args, handler)
+    settings = setup.settings
     sub = find_digest(settings, args.digest)
     now = resolve_now(args.now)
     env = make_environment(
@@ -281,17 +315,26 @@ def cmd_preview(args: argparse.Namespace, handler: logging.Handler) -> int:
     if not settings.store_path.exists():
         raise ConfigError("no store yet: run `litwatch run` first", path=settings.store_path)
     with Store.open(settings.store_path) as store:
-        digest = preview_digest(store, settings, sub, watches, now)
+        digest = preview_digest(store, settings, sub, setup.watches, now, setup.articles)
     sys.stdout.write(render_digest(env, digest, now, args.format))
+    if args.format == "text":
+        sys.stdout.write(explain(digest))
     return 0
 
 
 def cmd_send_test(args: argparse.Namespace, handler: logging.Handler) -> int:
     from litwatch.deliver.digests import send_sample
 
-    settings, watches = load_all(args, handler)
-    sub = find_digest(settings, args.digest)
-    results = send_sample(settings, watches, sub, dt.datetime.now(dt.UTC), recipients=args.to)
+    setup = load_all(args, handler)
+    sub = find_digest(setup.settings, args.digest)
+    results = send_sample(
+        setup.settings,
+        setup.watches,
+        sub,
+        dt.datetime.now(dt.UTC),
+        recipients=args.to,
+        articles=setup.articles,
+    )
     for r in results:
         print(f"{r.recipient}: {r.outcome.name.lower()} {r.detail}".rstrip())
     return 0 if all(r.outcome.name == "ACCEPTED" for r in results) else 1
@@ -311,7 +354,8 @@ def print_report(report: RunReport) -> None:
 
 
 def cmd_check(args: argparse.Namespace, handler: logging.Handler) -> int:
-    settings, watches = load_all(args, handler)
+    setup = load_all(args, handler)
+    settings, watches = setup.settings, setup.watches
     from litwatch.render import check_templates, make_environment
 
     check_templates(
@@ -416,16 +460,29 @@ def cmd_export(args: argparse.Namespace, handler: logging.Handler) -> int:
     from litwatch.export import render
     from litwatch.store.repository import Store
 
-    settings = load(args, handler)
+    setup = load_all(args, handler)
+    settings = setup.settings
     since = None
     if args.since:
         since = parse_now(args.since)
     if args.watch:
-        load_watches(settings.queries_dir, args.watch)  # names must exist
+        known = {w.name for w in setup.watches}
+        for name in args.watch:
+            if name not in known:
+                raise ConfigError(
+                    f"no watch named {name!r}",
+                    path=settings.queries_dir,
+                    hint=f"known: {', '.join(sorted(known))}",
+                )
     if not settings.store_path.exists():
         raise ConfigError("no store yet: run `litwatch run` first", path=settings.store_path)
+    sections = {
+        w.name: setup.articles[w.article].sections
+        for w in setup.watches
+        if w.article in setup.articles
+    }
     with Store.open(settings.store_path) as store:
-        text = render(list(store.matched_papers(args.watch, since)), args.format)
+        text = render(list(store.matched_papers(args.watch, since)), args.format, sections)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8", newline="")
     else:

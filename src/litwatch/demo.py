@@ -98,17 +98,18 @@ def write_starter(folder: Path) -> list[Path]:
     if not config.exists():
         config.write_text(STARTER_CONFIG, encoding="utf-8")
         written.append(config)
-    queries = folder / "queries"
-    queries.mkdir(exist_ok=True)
-    for source in sorted(shipped_dir("queries").glob("*.toml")):
-        target = queries / source.name
+    shipped = shipped_dir("queries")
+    for source in sorted(p for p in shipped.rglob("*") if p.is_file()):
+        target = folder / "queries" / source.relative_to(shipped)
         if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
             written.append(target)
     return written
 
 
 def run_demo(folder: Path, out: TextIO) -> int:
+    from litwatch.article import load_articles_for, with_citing_watches
     from litwatch.export import render
     from litwatch.pipeline import run_once
     from litwatch.standin.eutils import EutilsStandin
@@ -130,7 +131,9 @@ def run_demo(folder: Path, out: TextIO) -> int:
             encoding="utf-8",
         )
         settings = load_settings(config, env={})  # the shell's LITWATCH_* must not leak in
-        watches = load_watches(settings.queries_dir)
+        configured = load_watches(settings.queries_dir)
+        articles = load_articles_for(configured, settings.queries_dir)
+        watches = with_citing_watches(configured, articles)
         print(
             f"local E-utilities stand-in at {standin.base_url} serving real PubMed records",
             file=out,
@@ -138,7 +141,7 @@ def run_demo(folder: Path, out: TextIO) -> int:
         failed = False
         for day in DEMO_DAYS:
             now = dt.datetime.fromisoformat(day)
-            outcome = run_once(settings, watches, now)
+            outcome = run_once(settings, watches, now, articles=list(articles.values()))
             failed |= not outcome.ok
             print(f"\n{now:%Y-%m-%d}:", file=out)
             for r in outcome.collected.watches if outcome.collected else ():
@@ -157,7 +160,8 @@ def run_demo(folder: Path, out: TextIO) -> int:
                 )
     with Store.open(settings.store_path) as store:
         papers = store.matched_papers()
-    (folder / "papers.json").write_text(render(papers, "json"), encoding="utf-8")
+    sections = {w.name: articles[w.article].sections for w in watches if w.article in articles}
+    (folder / "papers.json").write_text(render(papers, "json", sections), encoding="utf-8")
     html = latest_digest_html(settings.resolve(settings.smtp.outbox_dir))
     if html:
         (folder / "digest.html").write_text(html, encoding="utf-8")

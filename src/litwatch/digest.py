@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from litwatch.config import Settings
 from litwatch.cron import cron_trigger
@@ -12,7 +13,11 @@ from litwatch.records import Digest, DigestItem, PaperUpdate, Subscription, Watc
 from litwatch.store.ledger import Ledger, digest_key, stored_papers
 from litwatch.store.repository import Store
 from litwatch.triage.note import triage_note
+from litwatch.triage.sections import Section
 from litwatch.updates import Update
+
+if TYPE_CHECKING:
+    from litwatch.article import Article
 
 LOOKBACK = dt.timedelta(days=32)  # how far back a missed schedule is still caught up
 
@@ -74,11 +79,13 @@ def build_digest(
     paper_ids: Sequence[int],
     more: int,
     updates: Sequence[tuple[int, str, str, dt.datetime]] = (),
+    articles: Mapping[str, Article] | None = None,
 ) -> Digest:
     """The Digest value for ``paper_ids`` (already chosen) and ``updates`` (paper_id, kind,
-    detail, detected_at), with the watches' status."""
+    detail, detected_at), with the watches' status and, for an article, its sections."""
     ledger = Ledger(store)
     period_start = ledger.previous_due(sub.name, due)
+    sections = article_sections(sub, watches, articles or {})
     items = []
     for sp in stored_papers(store, paper_ids):
         ordered = tuple(w for w in sub.watches if w in sp.watches)
@@ -87,7 +94,7 @@ def build_digest(
                 paper=sp.paper,
                 watches=ordered,
                 first_seen=sp.first_seen,
-                triage=triage_note(sp.paper),
+                triage=triage_note(sp.paper, sections, due),
             )
         )
     references = store.reference_paper_ids(subscription_articles(sub, watches))
@@ -101,7 +108,36 @@ def build_digest(
         watch_status=watch_status(store, sub, watches, period_start),
         feed_url=feed_url(settings, feed_name(sub)),
         updates=paper_updates(store, updates, references),
+        sections=tuple(dict.fromkeys(s.title for s in sections)),
     )
+
+
+def article_sections(
+    sub: Subscription, watches: Sequence[Watch], articles: Mapping[str, Article]
+) -> tuple[Section, ...]:
+    return tuple(
+        section
+        for name in subscription_articles(sub, watches)
+        if name in articles
+        for section in articles[name].sections
+    )
+
+
+def explain(digest: Digest) -> str:
+    """Why each paper is where it is: for ``litwatch preview``."""
+    lines = ["", "Why each paper is where it is", "-----------------------------"]
+    for item in digest.items:
+        note = item.triage
+        if note is None:
+            continue
+        lines.append(f"{item.paper.pmid}  {item.paper.title[:70]}")
+        lines.append(f"    evidence: {note.evidence_why}")
+        lines.append(f"    sections: {'; '.join(note.sections) or 'Other'}")
+        if note.matched_terms:
+            lines.append(f"    matched: {', '.join(note.matched_terms)}")
+        if note.score_why:
+            lines.append(f"    {note.score_why}")
+    return "\n".join(lines) + "\n"
 
 
 def paper_updates(
@@ -157,6 +193,7 @@ def preview_digest(
     sub: Subscription,
     watches: Sequence[Watch],
     now: dt.datetime,
+    articles: Mapping[str, Article] | None = None,
 ) -> Digest:
     """The digest the first recipient would get at the next scheduled moment, from what
     is in the store now. Writes nothing."""
@@ -164,12 +201,12 @@ def preview_digest(
     ledger = Ledger(store)
     recipient = sub.recipients[0].lower()
     sub = effective_subscription(sub, watches)
-    articles = subscription_articles(sub, watches)
+    cited_by = subscription_articles(sub, watches)
     subscribed = ledger.is_subscribed(sub, recipient)
     eligible = ledger.eligible(sub, recipient) if subscribed else []
-    pending = ledger.pending_updates(sub, recipient, articles) if subscribed else []
+    pending = ledger.pending_updates(sub, recipient, cited_by) if subscribed else []
     updates = ledger.updates_by_id(pending)
     chosen = eligible[: sub.max_papers]
     return build_digest(
-        store, settings, sub, watches, due, chosen, len(eligible) - len(chosen), updates
+        store, settings, sub, watches, due, chosen, len(eligible) - len(chosen), updates, articles
     )

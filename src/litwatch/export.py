@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from litwatch.records import Paper, TriageNote
 from litwatch.store.repository import StoredPaper, iso
 from litwatch.triage.note import triage_note
+from litwatch.triage.sections import Section
 
 FORMATS = ("json", "csv", "ris")
 CSV_COLUMNS = (
@@ -76,16 +77,16 @@ def paper_summary(item: StoredPaper, note: TriageNote | None = None) -> dict[str
     }
 
 
-def to_json(items: Iterable[StoredPaper]) -> str:
-    return json.dumps([paper_summary(i) for i in items], ensure_ascii=False, indent=2) + "\n"
+def to_json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
 
 
-def to_csv(items: Iterable[StoredPaper]) -> str:
+def to_csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for item in items:
-        row = paper_summary(item)
+    for row in rows:
+        row = dict(row)
         row["authors"] = "; ".join(row["authors"])
         row["publication_types"] = "; ".join(row["publication_types"])
         row["evidence"] = row["evidence"]["label"]
@@ -156,5 +157,21 @@ def to_ris(items: Iterable[StoredPaper]) -> str:
     return "\r\n".join(out)
 
 
-def render(items: Iterable[StoredPaper], fmt: str) -> str:
-    return {"json": to_json, "csv": to_csv, "ris": to_ris}[fmt](items)
+def render(
+    items: Iterable[StoredPaper],
+    fmt: str,
+    sections: Mapping[str, tuple[Section, ...]] | None = None,
+) -> str:
+    """``sections``: each watch's article sections, for the ``sections`` and
+    ``matched_terms`` fields."""
+    items = list(items)
+    if fmt == "ris":
+        return to_ris(items)
+    notes = {
+        id(item): triage_note(
+            item.paper, tuple(s for w in item.watches for s in (sections or {}).get(w, ()))
+        )
+        for item in items
+    }
+    rows = [paper_summary(item, notes[id(item)]) for item in items]
+    return to_json(rows) if fmt == "json" else to_csv(rows)

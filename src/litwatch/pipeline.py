@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from litwatch.article import Article
 from litwatch.collect import collect, utc_now
 from litwatch.config import Settings
 from litwatch.deliver.digests import DeliveryReport
 from litwatch.deliver.digests import deliver as deliver_due
 from litwatch.deliver.email import Mailer
 from litwatch.records import RunReport, Watch
-from litwatch.references import ArticleRefs
 from litwatch.render import check_templates, make_environment
 from litwatch.sources.pubmed import EntrezClient
 from litwatch.store.repository import Store
@@ -38,7 +38,7 @@ def run_once(
     client: EntrezClient | None = None,
     mailer: Mailer | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
-    articles: Sequence[ArticleRefs] = (),
+    articles: Sequence[Article] = (),
 ) -> RunOutcome:
     """One run as of ``now``: collect for ``collect_from`` (default: every enabled watch),
     then deliver what is due. ``watches`` are all configured watches. Raises StoreBusy
@@ -49,15 +49,17 @@ def run_once(
     )
     if deliver:
         check_templates(env)
+    refs = [a.refs() for a in articles]
+    by_name = {a.name: a for a in articles}
     with Store.open(settings.store_path) as store, store.exclusive():
         report = None
         if targets:
             if client is not None:
-                report = collect(store, client, targets, settings.collect, now, clock, articles)
+                report = collect(store, client, targets, settings.collect, now, clock, refs)
             else:
                 with EntrezClient(settings.entrez) as own_client:
-                    report = collect(
-                        store, own_client, targets, settings.collect, now, clock, articles
-                    )
-        delivered = deliver_due(store, settings, watches, env, now, mailer) if deliver else None
+                    report = collect(store, own_client, targets, settings.collect, now, clock, refs)
+        delivered = (
+            deliver_due(store, settings, watches, env, now, mailer, by_name) if deliver else None
+        )
     return RunOutcome(report, delivered)

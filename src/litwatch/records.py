@@ -299,3 +299,4 @@ class Digest:
     watch_status: tuple[WatchStatus, ...] = ()
     feed_url: str | None = None
     updates: tuple[PaperUpdate, ...] = ()
+    sections: tuple[str, ...] = ()  # the article's section titles, in order: group by these

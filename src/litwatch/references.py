@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from litwatch.errors import LitwatchError
@@ -31,13 +31,14 @@ class ArticleRefs:
     title: str
     pmids: tuple[str, ...]
     source: Path
+    dois: tuple[str, ...] = ()  # resolved to PMIDs through PubMed once they are stored
 
 
 def citing_watch(article: ArticleRefs) -> Watch:
     """The watch that finds new papers citing any of the article's references."""
     return Watch(
         name=f"cites-{article.name}",
-        title=f"New papers citing the article's references ({article.title})",
+        title="New papers citing the article's references",
         term=f"papers citing any of the {len(article.pmids)} references of {article.name}",
         source=article.source,
         article=article.name,
@@ -53,11 +54,16 @@ def check_references(
     now: dt.datetime,
     overlap_days: int,
 ) -> ReferenceCheck:
-    result = ReferenceCheck(article=article.name, references=len(article.pmids))
-    if not article.pmids:
-        return result
-    store.set_article_refs(article.name, article.pmids)
     today = now.date()
+    try:
+        pmids = resolve(store, client, article, today)
+    except LitwatchError as exc:
+        return ReferenceCheck(article.name, len(article.pmids) + len(article.dois), error=str(exc))
+    article = replace(article, pmids=pmids)
+    result = ReferenceCheck(article=article.name, references=len(pmids))
+    if not pmids:
+        return result
+    store.set_article_refs(article.name, pmids)
     stored = store.stored_pmids(article.pmids)
     missing = [p for p in article.pmids if p not in stored]
     stale: set[str] = set()
@@ -102,6 +108,32 @@ def check_references(
         missing=still_missing,
         warnings=warnings,
     )
+
+
+def resolve(
+    store: Store, client: EntrezClient, article: ArticleRefs, today: dt.date
+) -> tuple[str, ...]:
+    """The article's PMIDs plus those of its DOIs: stored ones from the store, the others
+    with one esearch on [aid] (their records are then fetched like any reference)."""
+    pmids = list(article.pmids)
+    unresolved = []
+    for doi in article.dois:
+        known = store.pmid_for_doi(doi)
+        if known:
+            pmids.append(known)
+        else:
+            unresolved.append(doi)
+    if unresolved:
+        term = " OR ".join(f'"{doi}"[aid]' for doi in unresolved)
+        found = client.search(
+            term,
+            mindate=dt.date(1800, 1, 1),
+            maxdate=today,
+            datetype="pdat",
+            watch=f"references of {article.name}",
+        )
+        pmids.extend(found.ids)
+    return tuple(dict.fromkeys(pmids))
 
 
 def check_all(

@@ -176,6 +176,38 @@ def group_items(
     )
 
 
+def group_by_section(
+    groups: Sequence[DigestGroup], sections: Sequence[str], citing: set[str]
+) -> tuple[DigestGroup, ...]:
+    """Regroup papers by the first article section they bear on, in the article's order,
+    "Other" last, best ranked first; papers found only as new citers keep their group."""
+    by_section: dict[str, list[DigestEntry]] = {title: [] for title in sections}
+    kept: list[DigestGroup] = []
+    other: list[DigestEntry] = []
+    for group in groups:
+        if group.name in citing:
+            kept.append(group)
+            continue
+        for entry in group.entries:
+            titles = entry.triage.sections if entry.triage else ()
+            home = next((t for t in titles if t in by_section), None)
+            (by_section[home] if home else other).append(entry)
+    ranked = [
+        DigestGroup(name=title, title=title, entries=tuple(sorted(entries, key=_rank)))
+        for title, entries in by_section.items()
+        if entries
+    ]
+    if other:
+        ranked.append(
+            DigestGroup(name="other", title="Other", entries=tuple(sorted(other, key=_rank)))
+        )
+    return (*ranked, *kept)
+
+
+def _rank(entry: DigestEntry) -> float:
+    return -(entry.triage.score if entry.triage else 0.0)
+
+
 def watch_checks(digest: Digest) -> tuple[WatchStatus, ...]:
     """One status per watch: the subscription's order, and a "not checked yet" status
     for a watch with none."""
@@ -194,6 +226,10 @@ def digest_context(digest: Digest, now: dt.datetime) -> dict[str, Any]:
     checks = watch_checks(digest)
     titles = {s.name: oneline(s.title) or s.name for s in checks}
     groups = group_items(digest.items, sub.watches, titles)
+    if digest.sections:
+        groups = group_by_section(
+            groups, digest.sections, citing={w for w in sub.watches if w.startswith("cites-")}
+        )
     shown = sum(len(g.entries) for g in groups)
     return {
         "digest": digest,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,6 +17,7 @@ from pathlib import Path
 import jinja2
 
 from litwatch import __version__
+from litwatch.article import Article
 from litwatch.config import Settings
 from litwatch.deliver.email import (
     Mailer,
@@ -80,6 +81,7 @@ class Context:
     watches: Sequence[Watch]
     env: jinja2.Environment
     now: dt.datetime
+    articles: Mapping[str, Article] = field(default_factory=dict)
     ledger: Ledger = field(init=False)
 
     def __post_init__(self) -> None:
@@ -101,8 +103,9 @@ def deliver(
     env: jinja2.Environment,
     now: dt.datetime,
     mailer: Mailer | None = None,
+    articles: Mapping[str, Article] | None = None,
 ) -> DeliveryReport:
-    ctx = Context(store, settings, watches, env, now)
+    ctx = Context(store, settings, watches, env, now, dict(articles or {}))
     assemble_due(ctx)
     results, errors = send_open(ctx, mailer)
     feeds: tuple[Path, ...] = ()
@@ -183,7 +186,15 @@ def send_one(ctx: Context, mailer: Mailer, delivery: Delivery) -> DeliveryResult
     paper_ids = ctx.ledger.delivery_papers(delivery.digest_id, delivery.recipient)
     updates = ctx.ledger.delivery_updates(delivery.digest_id, delivery.recipient)
     digest = build_digest(
-        ctx.store, ctx.settings, sub, ctx.watches, delivery.due, paper_ids, delivery.more, updates
+        ctx.store,
+        ctx.settings,
+        sub,
+        ctx.watches,
+        delivery.due,
+        paper_ids,
+        delivery.more,
+        updates,
+        ctx.articles,
     )
     message = compose(ctx.settings, ctx.env, ctx.now, digest, delivery.recipient)
     ctx.ledger.set_status(delivery, "sending")
@@ -259,6 +270,11 @@ def write_feeds(ctx: Context) -> tuple[Path, ...]:
     targets = [(w.name, f"litwatch: {w.title}", [w.name]) for w in ctx.watches]
     targets.append(("all", "litwatch: all watches", None))
     titles = {w.name: w.title for w in ctx.watches}
+    sections = {
+        w.name: ctx.articles[w.article].sections
+        for w in ctx.watches
+        if w.article in ctx.articles and w.kind == "search"
+    }
     for name, title, watch_names in targets:
         papers = ctx.store.matched_papers(watch_names, newest_first=True, limit=limit)
         entries = tuple(
@@ -267,7 +283,9 @@ def write_feeds(ctx: Context) -> tuple[Path, ...]:
                 watches=sp.watches,
                 first_seen=sp.first_seen,
                 updated=sp.updated,
-                triage=triage_note(sp.paper),
+                triage=triage_note(
+                    sp.paper, tuple(s for w in sp.watches for s in sections.get(w, ()))
+                ),
             )
             for sp in papers
         )
@@ -294,6 +312,7 @@ def send_sample(
     now: dt.datetime,
     recipients: Sequence[str] | None = None,
     env: jinja2.Environment | None = None,
+    articles: Mapping[str, Article] | None = None,
 ) -> list[SendResult]:
     """Send a sample of ``sub`` (its newest stored papers) to check SMTP. Records nothing."""
     from litwatch.render import make_environment
@@ -304,7 +323,7 @@ def send_sample(
     if settings.store_path.exists():
         with Store.open(settings.store_path) as store:
             ids = store.newest_paper_ids(list(sub.watches), limit=min(sub.max_papers, 5))
-            digest = build_digest(store, settings, sub, watches, now, ids, 0)
+            digest = build_digest(store, settings, sub, watches, now, ids, 0, (), articles)
     else:
         digest = Digest(
             subscription=sub, key=f"{sub.name}/sample", period_start=None, period_end=now, items=()
@@ -317,6 +336,7 @@ def send_sample(
         items=digest.items,
         watch_status=digest.watch_status,
         feed_url=digest.feed_url,
+        sections=digest.sections,
     )
     results = []
     mailer = make_mailer(settings.smtp, settings.root)

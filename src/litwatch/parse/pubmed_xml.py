@@ -164,21 +164,28 @@ def _read_record(element: etree._Element) -> Parsed:
     tag = element.tag
     if tag == "DeleteCitation":
         return DeletedCitations(tuple(t for p in element if (t := _pcdata(p))))
-    first = element[0] if len(element) else None  # MedlineCitation or BookDocument
-    pmid = None
-    if first is not None and len(first) and first[0].tag == "PMID":
-        pmid = _pcdata(first[0])
     try:
         if tag == "PubmedBookArticle":
             return _read_book(element)
+        first = element[0] if len(element) else None
         if first is None or first.tag != "MedlineCitation":
             raise _Malformed("no MedlineCitation")
         return _read_article(first, element[1] if len(element) > 1 else None)
     except _Malformed as e:
-        return MalformedRecord(reason=str(e), pmid=pmid)
+        return MalformedRecord(reason=str(e), pmid=_record_pmid(element))
     except (ValueError, TypeError, AttributeError, IndexError) as e:
         # Shapes no DTD allows; one record must not sink its batch.
-        return MalformedRecord(reason=f"unreadable record: {type(e).__name__}: {e}", pmid=pmid)
+        return MalformedRecord(
+            reason=f"unreadable record: {type(e).__name__}: {e}", pmid=_record_pmid(element)
+        )
+
+
+def _record_pmid(element: etree._Element) -> str | None:
+    """The PMID of a record that cannot be read, if it can be found (only looked up then)."""
+    first = element[0] if len(element) else None  # MedlineCitation or BookDocument
+    if first is not None and len(first) and first[0].tag == "PMID":
+        return _pcdata(first[0])
+    return None
 
 
 # --- PubmedArticle -----------------------------------------------------------------------
@@ -197,9 +204,9 @@ def _read_article(citation: etree._Element, pubmed_data: etree._Element | None) 
         elif tag == "DateRevised":
             fields["date_revised"] = _full_date(child)
         elif tag == "MeshHeadingList":
-            fields["mesh_headings"] = tuple(_mesh_heading(h) for h in child)
+            fields["mesh_headings"] = tuple([_mesh_heading(h) for h in child])
         elif tag == "KeywordList":
-            keywords.extend(k for k in map(_text, child) if k)
+            keywords += [k for k in map(_text, child) if k]
         elif tag == "CommentsCorrectionsList":
             fields["comments_corrections"] = tuple(_comment_correction(c) for c in child)
     if "pmid" not in fields:
@@ -242,7 +249,7 @@ def _read_article_element(article: etree._Element, fields: dict) -> str | None:
             if language := _pcdata(child):
                 languages.append(language)
         elif tag == "PublicationTypeList":
-            fields["publication_types"] = tuple(t for t in map(_pcdata, child) if t)
+            fields["publication_types"] = tuple([t for t in map(_pcdata, child) if t])
         elif tag == "VernacularTitle":
             fields["vernacular_title"] = _text(child) or None
         elif tag == "ArticleDate" and child.get("DateType", "Electronic") == "Electronic":
@@ -474,42 +481,40 @@ def _abstract(abstract: etree._Element) -> tuple[AbstractSection, ...]:
 
 
 _AUTHOR_PARTS = ("Author", "LastName", "ForeName", "Initials", "Affiliation", "CollectiveName")
+_NAME_SLOTS = {"LastName": 0, "ForeName": 1, "Initials": 2}  # where _authors keeps them
 
 
 def _authors(author_list: etree._Element) -> tuple[Author, ...]:
     """The hottest loop of the parser (several authors a record): one pass over the list's
-    subtree, filtered in C, instead of a visit to every child of every author."""
+    subtree, filtered in C, instead of a visit to every child of every author. The three
+    name parts, the most frequent elements, are looked up first and in one step."""
     authors = []
-    parts: list = []
+    parts: list | None = None  # last, fore, initials, collective, affiliations of one Author
     for element in author_list.iter(_AUTHOR_PARTS):
         tag = element.tag
-        if tag == "Author":
-            if parts:
-                authors.append(_author(parts))
-            # last, fore, initials, collective, affiliations; [] for an invalid name
-            parts = [None, None, None, None, []] if element.get("ValidYN") != "N" else []
-        elif not parts:
+        slot = _NAME_SLOTS.get(tag)
+        if slot is not None:
+            if parts is not None:
+                text = element.text
+                parts[slot] = (text.strip() or None) if text else None
+        elif tag == "Author":
+            if parts is not None:
+                authors.append(Author(parts[0], parts[1], parts[2], parts[3], tuple(parts[4])))
+            # None for an invalid name: its parts are skipped
+            parts = [None, None, None, None, []] if element.get("ValidYN") != "N" else None
+        elif parts is None:
             continue
-        elif tag == "LastName":
-            parts[0] = (element.text or "").strip() or None
-        elif tag == "ForeName":
-            parts[1] = (element.text or "").strip() or None
-        elif tag == "Initials":
-            parts[2] = (element.text or "").strip() or None
         elif tag == "CollectiveName":
             parts[3] = _text(element) or None
         elif affiliation := _text(element):
             parts[4].append(affiliation)
-    if parts:
-        authors.append(_author(parts))
+    if parts is not None:
+        authors.append(Author(parts[0], parts[1], parts[2], parts[3], tuple(parts[4])))
     return tuple(authors)
 
 
-def _author(parts: list) -> Author:
-    return Author(parts[0], parts[1], parts[2], parts[3], tuple(parts[4]))
-
-
 def _mesh_heading(heading: etree._Element) -> MeshHeading:
+    """One MeshHeading; baseline records have a dozen (a third of their parse time)."""
     if not len(heading) or heading[0].tag != "DescriptorName":
         raise _Malformed("MeshHeading without DescriptorName")
     descriptor, *qualifiers = heading
@@ -518,10 +523,14 @@ def _mesh_heading(heading: etree._Element) -> MeshHeading:
         descriptor.get("MajorTopicYN") == "Y",
         descriptor.get("UI"),
         tuple(
-            MeshQualifier(_pcdata(q) or "", q.get("MajorTopicYN") == "Y")
-            for q in qualifiers
-            if q.tag == "QualifierName"
-        ),
+            [
+                MeshQualifier(_pcdata(q) or "", q.get("MajorTopicYN") == "Y")
+                for q in qualifiers
+                if q.tag == "QualifierName"
+            ]
+        )
+        if qualifiers
+        else (),
     )
 
 
@@ -542,13 +551,27 @@ def _history(history: etree._Element) -> tuple[tuple[str, dt.date], ...]:
 # --- dates -------------------------------------------------------------------------------
 
 
+_DATES: dict[tuple[str | None, str | None, str | None], dt.date] = {}
+_DATES_MAX = 4096  # distinct (Year, Month, Day) texts remembered; a file has a few hundred
+
+
 def _full_date(element: etree._Element) -> dt.date:
-    """A Year, Month, Day element (DateRevised, ArticleDate, PubMedPubDate) -> date."""
+    """A Year, Month, Day element (DateRevised, ArticleDate, PubMedPubDate) -> date.
+
+    Dates repeat a lot (a record has six or more, a file a few hundred distinct ones), so
+    each distinct text is converted once."""
     try:
         year, month, day = element[0], element[1], element[2]
         if year.tag != "Year" or month.tag != "Month" or day.tag != "Day":
             raise ValueError("not Year, Month, Day")
-        return dt.date(int(year.text), _month(month.text), int(day.text))
+        key = (year.text, month.text, day.text)
+        date = _DATES.get(key)
+        if date is None:
+            date = dt.date(int(key[0]), _month(key[1]), int(key[2]))  # type: ignore[arg-type]
+            if len(_DATES) >= _DATES_MAX:
+                _DATES.clear()
+            _DATES[key] = date
+        return date
     except (IndexError, TypeError, ValueError) as e:
         what = element.tag + (f" {element.get('PubStatus')}" if element.get("PubStatus") else "")
         parts = "-".join(str(c.text).strip() for c in list(element)[:3])

@@ -462,6 +462,14 @@ class Store:
         )
         return {r[0] for r in rows}
 
+    def pmid_for_doi(self, doi: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT p.pmid FROM paper_ids i JOIN papers p ON p.id = i.paper_id"
+            " WHERE i.scheme = 'doi' AND i.value = ?",
+            (doi,),
+        ).fetchone()
+        return row[0] if row else None
+
     def refs_checked(self, article: str) -> dt.date | None:
         row = self.conn.execute(
             "SELECT refs_checked FROM articles WHERE name = ?", (article,)

@@ -1,0 +1,95 @@
+"""Text helpers shared by evidence cues and section terms: term patterns, sentences, places.
+
+A *term* is what an article file writes: ``"kratom"``, ``"mu-opioid receptor*"``,
+``"7-hydroxymitragynine"``. It becomes one case-insensitive regular expression that runs on
+the record's own text (no normalised copy), so match spans can be highlighted as they are:
+
+- words are whole words: ``"pain"`` does not match "painful"; ``"*"`` matches any letters
+  and digits (``"analgesi*"`` matches "analgesia", "analgesic");
+- a term's last word also matches its plural in ``s`` / ``es`` ("dose" -> "doses");
+- words may be joined by a space, a hyphen (any dash), a slash or nothing:
+  ``"anti-inflammatory"`` matches "anti inflammatory" and "antiinflammatory";
+- Greek letters match their names and back: ``"mu-opioid"`` matches "μ-opioid" and
+  "µ-opioid" (micro sign), ``"kappa"`` matches "κ".
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from litwatch.records import Paper
+
+PLACES = ("title", "keywords", "mesh", "abstract")
+_GREEK = {
+    "alpha": "αΑ",
+    "beta": "βΒ",
+    "gamma": "γΓ",
+    "delta": "δΔ",
+    "kappa": "κΚ",
+    "mu": "μµΜ",
+}
+_SEPARATOR = r"[\s\-\u2010-\u2015/]*"
+_WORD_SPLIT = re.compile(r"[\s\-\u2010-\u2015]+")
+TERM_SYNTAX = re.compile(r"^[\w*'/.+(),:&αβγδκμµ\s\-\u2010-\u2015]+$")
+
+
+def _token(word: str) -> str:
+    parts = []
+    for piece in re.split(r"(\*)", word):
+        if piece == "*":
+            parts.append(r"\w*")
+        elif piece:
+            lowered = piece.lower()
+            greek = next((g for name, g in _GREEK.items() if lowered == name), None)
+            if greek is not None:
+                parts.append(f"(?:{re.escape(piece)}|[{greek}])")
+            else:
+                for name, letters in _GREEK.items():
+                    if any(ch in piece for ch in letters):
+                        piece = re.sub(f"[{letters}]", name, piece)
+                parts.append(re.escape(piece))
+    return "".join(parts)
+
+
+@lru_cache(maxsize=4096)
+def term_pattern(term: str) -> re.Pattern[str]:
+    """The compiled regular expression for one term (see the module docstring)."""
+    words = [w for w in _WORD_SPLIT.split(term.strip()) if w]
+    if not words:
+        raise ValueError("empty term")
+    body = _SEPARATOR.join(_token(w) for w in words)
+    if not words[-1].endswith("*"):
+        body += "(?:e?s)?"
+    return re.compile(rf"(?<![\w]){body}(?![\w])", re.IGNORECASE)
+
+
+def place_texts(paper: Paper) -> dict[str, str]:
+    """The four places a term can match: title, keywords, MeSH (descriptors and their
+    qualifiers), abstract. Separators keep a term from matching across two keywords."""
+    mesh = []
+    for heading in paper.mesh_headings:
+        mesh.append(heading.descriptor)
+        mesh.extend(q.name for q in heading.qualifiers)
+    title = paper.title or paper.vernacular_title or ""
+    return {
+        "title": title,
+        "keywords": " ; ".join(paper.keywords),
+        "mesh": " ; ".join(mesh),
+        "abstract": "\n".join(s.text for s in paper.abstract),
+    }
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9(\[])|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences, split at ``. `` before a capital or digit and at line breaks (the
+    abstract's sections), good enough for "is this cue said about this study?"."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def snippet(match: re.Match[str], limit: int = 40) -> str:
+    """The matched text, shortened for a reason string."""
+    found = " ".join(match.group(0).split())
+    return found if len(found) <= limit else found[: limit - 1] + "…"
