@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from litwatch.parse.esearch import MalformedResponse
+from litwatch.parse.esearch import MalformedResponse, parse_root
 
 __all__ = ["ElinkResult", "LinkSet", "LinkSetDb", "MalformedResponse", "parse_elink"]
 
@@ -56,13 +56,6 @@ class ElinkResult:
         return tuple(out)
 
 
-def _parser() -> etree.XMLParser:
-    # A new parser per call: lxml parsers are not safe to share between threads.
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False
-    )
-
-
 def _text(element: etree._Element | None) -> str | None:
     if element is None:
         return None
@@ -78,14 +71,7 @@ def _errors(elements: list[etree._Element]) -> str | None:
 
 def parse_elink(body: bytes) -> ElinkResult:
     """Read an elink XML response; ``MalformedResponse`` if it is not a complete one."""
-    if not body or not body.strip():
-        raise MalformedResponse("empty body")
-    try:
-        root = etree.fromstring(body, _parser())
-    except etree.XMLSyntaxError as e:
-        raise MalformedResponse(f"not well-formed XML ({e})") from e
-    if root.tag != "eLinkResult":
-        raise MalformedResponse(f"root element is <{root.tag}>, not <eLinkResult>")
+    root = parse_root(body, "eLinkResult")
     linksets = []
     for ls in root.iterfind("LinkSet"):
         dbs = tuple(

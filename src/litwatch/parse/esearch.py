@@ -58,16 +58,22 @@ def _text(element: etree._Element | None) -> str | None:
     return text or None
 
 
-def parse_esearch(body: bytes) -> EsearchPage:
-    """Read an esearch XML response; ``MalformedResponse`` if it is not a complete one."""
+def parse_root(body: bytes, tag: str) -> etree._Element:
+    """The root of an E-utilities XML reply, which must be ``tag``; no DTD, no network."""
     if not body or not body.strip():
         raise MalformedResponse("empty body")
     try:
         root = etree.fromstring(body, _parser())
     except etree.XMLSyntaxError as e:
         raise MalformedResponse(f"not well-formed XML ({e})") from e
-    if root.tag != "eSearchResult":
-        raise MalformedResponse(f"root element is <{root.tag}>, not <eSearchResult>")
+    if root.tag != tag:
+        raise MalformedResponse(f"root element is <{root.tag}>, not <{tag}>")
+    return root
+
+
+def parse_esearch(body: bytes) -> EsearchPage:
+    """Read an esearch XML response; ``MalformedResponse`` if it is not a complete one."""
+    root = parse_root(body, "eSearchResult")
 
     error = root.find("ERROR")
     error_text = _text(error) if error is not None else None

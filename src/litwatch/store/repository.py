@@ -221,19 +221,23 @@ class Store:
         ).fetchone()
         return int(found), int(new), row[0] if row else None
 
+    def _column_in(
+        self, sql: str, values: Sequence[str], before: tuple = (), after: tuple = ()
+    ) -> set[str]:
+        """The first column of ``sql`` (whose one ``{marks}`` is the IN list) over
+        ``values``, asked in chunks that SQLite's limits allow."""
+        found: set[str] = set()
+        for part in chunks(values):
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(sql.format(marks=marks), (*before, *part, *after))
+            found.update(r[0] for r in rows)
+        return found
+
     def matched_pmids(self, watch: str, pmids: Sequence[str]) -> set[str]:
         """The PMIDs among ``pmids`` that ``watch`` matched (or seeded) before."""
-        found: set[str] = set()
-        for part in chunks(pmids):
-            marks = ",".join("?" * len(part))
-            found.update(
-                r[0]
-                for r in self.conn.execute(
-                    f"SELECT pmid FROM matches WHERE watch = ? AND pmid IN ({marks})",
-                    (watch, *part),
-                )
-            )
-        return found
+        return self._column_in(
+            "SELECT pmid FROM matches WHERE watch = ? AND pmid IN ({marks})", pmids, (watch,)
+        )
 
     def pending(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
@@ -322,17 +326,9 @@ class Store:
 
     def stored_pmids(self, pmids: Sequence[str]) -> set[str]:
         """The PMIDs among ``pmids`` whose records are stored already."""
-        found: set[str] = set()
-        for part in chunks(pmids):
-            marks = ",".join("?" * len(part))
-            found.update(
-                r[0]
-                for r in self.conn.execute(
-                    f"SELECT value FROM paper_ids WHERE scheme = 'pmid' AND value IN ({marks})",
-                    part,
-                )
-            )
-        return found
+        return self._column_in(
+            "SELECT value FROM paper_ids WHERE scheme = 'pmid' AND value IN ({marks})", pmids
+        )
 
     def save_papers(self, papers: Iterable[Paper], now: dt.datetime) -> int:
         """Upsert records; papers that share any identifier become one. Returns how many
@@ -428,19 +424,13 @@ class Store:
     def stale_pmids(self, pmids: Sequence[str], before: dt.date) -> set[str]:
         """PMIDs among ``pmids`` whose stored record was fetched before ``before``: PubMed
         may have revised it since."""
-        found: set[str] = set()
-        for part in chunks(pmids):
-            marks = ",".join("?" * len(part))
-            found.update(
-                r[0]
-                for r in self.conn.execute(
-                    "SELECT i.value FROM paper_ids i JOIN papers p ON p.id = i.paper_id"
-                    f" WHERE i.scheme = 'pmid' AND i.value IN ({marks})"
-                    " AND (p.fetched_on IS NULL OR p.fetched_on < ?)",
-                    (*part, before.isoformat()),
-                )
-            )
-        return found
+        return self._column_in(
+            "SELECT i.value FROM paper_ids i JOIN papers p ON p.id = i.paper_id"
+            " WHERE i.scheme = 'pmid' AND i.value IN ({marks})"
+            " AND (p.fetched_on IS NULL OR p.fetched_on < ?)",
+            pmids,
+            after=(before.isoformat(),),
+        )
 
     # --- articles -----------------------------------------------------------------------
 
