@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from litwatch.article import load_article
+from litwatch.articles import load_article
 from litwatch.config import shipped_dir
 from litwatch.errors import ConfigError
 from litwatch.parse.pubmed_xml import parse_pubmed_xml
@@ -56,7 +56,7 @@ def article():
 def test_what_a_paper_means_for_the_article(
     papers, article, pmid, evidence, first_section, terms
 ) -> None:
-    note = triage_note(papers[pmid], article.sections, NOW)
+    note = triage_note(papers[pmid], article, NOW)
     assert note.label == evidence
     assert note.sections[0] == first_section
     assert terms <= set(note.matched_terms)
@@ -65,16 +65,16 @@ def test_what_a_paper_means_for_the_article(
 
 
 def test_sections_say_no_as_well(papers, article) -> None:
-    neuralgia = triage_note(papers["34087549"], article.sections, NOW)
+    neuralgia = triage_note(papers["34087549"], article, NOW)
     assert SIDE_EFFECTS not in neuralgia.sections
     assert "What kratom is and its alkaloids" not in neuralgia.sections
-    dogs = triage_note(papers["33847897"], article.sections, NOW)
+    dogs = triage_note(papers["33847897"], article, NOW)
     assert "Legal status and regulation" not in dogs.sections
 
 
 def test_a_paper_matching_no_section_has_none(papers, article) -> None:
     # "Tracking down the elusive early endosome."
-    assert triage_note(papers["17920331"], article.sections, NOW).sections == ()
+    assert triage_note(papers["17920331"], article, NOW).sections == ()
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ def test_a_paper_matching_no_section_has_none(papers, article) -> None:
     [
         ('title = "A"\nrefs = []', "unknown key 'refs'"),
         ('title = "A"\nreferences = ["not-an-id"]', "not a PMID or a DOI"),
-        ('title = "A"\n[[sections]]\nname = "x"\ntitle = "X"', "a section needs terms or mesh"),
+        ('title = "A"\n[[sections]]\nname = "x"\ntitle = "X"', "a section needs terms, mesh or evidence"),
         (
             'title = "A"\n[[sections]]\nname = "x"\ntitle = "X"\nterms = ["a"]\nwords = ["b"]',
             "unknown key 'words'",

@@ -11,11 +11,12 @@ from pathlib import Path
 
 from lxml import etree
 
-from litwatch.article import Article
+from litwatch.article import refs_of
 from litwatch.config import load_settings, load_watches
 from litwatch.pipeline import run_once
 from litwatch.references import citing_watch
 from litwatch.standin.eutils import EutilsStandin
+from litwatch.triage.matching import Article
 from tests.site import KRATOM, make_site
 from tests.test_updates import revise
 
@@ -54,9 +55,12 @@ def run(site, eutils, now: str):
     settings = load_settings(site.config, env={})
     watches = load_watches(settings.queries_dir)
     article = Article(
-        "kratom-article", "Kratom and neuropathic pain", site.config, (DOG_PK, DOPAMINE)
+        "kratom-article",
+        "Kratom and neuropathic pain",
+        pmids=(DOG_PK, DOPAMINE),
+        source=site.config,
     )
-    everything = [*watches, citing_watch(article.refs())]
+    everything = [*watches, citing_watch(refs_of(article))]
     return run_once(settings, everything, dt.datetime.fromisoformat(now), articles=[article])
 
 

@@ -31,8 +31,8 @@ from litwatch.config import (
 from litwatch.errors import ConfigError, LitwatchError, StoreBusy
 
 if TYPE_CHECKING:
-    from litwatch.article import Article
     from litwatch.deliver.digests import DeliveryReport
+    from litwatch.triage.matching import Article
 from litwatch.records import RunReport, Subscription, Watch
 
 log = logging.getLogger("litwatch")

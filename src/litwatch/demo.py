@@ -160,7 +160,7 @@ def run_demo(folder: Path, out: TextIO) -> int:
                 )
     with Store.open(settings.store_path) as store:
         papers = store.matched_papers()
-    sections = {w.name: articles[w.article].sections for w in watches if w.article in articles}
+    sections = {w.name: articles[w.article] for w in watches if w.article in articles}
     (folder / "papers.json").write_text(render(papers, "json", sections), encoding="utf-8")
     html = latest_digest_html(settings.resolve(settings.smtp.outbox_dir))
     if html:

@@ -13,11 +13,10 @@ from litwatch.records import Digest, DigestItem, PaperUpdate, Subscription, Watc
 from litwatch.store.ledger import Ledger, digest_key, stored_papers
 from litwatch.store.repository import Store
 from litwatch.triage.note import triage_note
-from litwatch.triage.sections import Section
 from litwatch.updates import Update
 
 if TYPE_CHECKING:
-    from litwatch.article import Article
+    from litwatch.triage.matching import Article
 
 LOOKBACK = dt.timedelta(days=32)  # how far back a missed schedule is still caught up
 
@@ -85,7 +84,7 @@ def build_digest(
     detail, detected_at), with the watches' status and, for an article, its sections."""
     ledger = Ledger(store)
     period_start = ledger.previous_due(sub.name, due)
-    sections = article_sections(sub, watches, articles or {})
+    served = [articles[n] for n in subscription_articles(sub, watches) if n in (articles or {})]
     items = []
     for sp in stored_papers(store, paper_ids):
         ordered = tuple(w for w in sub.watches if w in sp.watches)
@@ -94,7 +93,7 @@ def build_digest(
                 paper=sp.paper,
                 watches=ordered,
                 first_seen=sp.first_seen,
-                triage=triage_note(sp.paper, sections, due),
+                triage=triage_note(sp.paper, served[0] if served else None, due),
             )
         )
     references = store.reference_paper_ids(subscription_articles(sub, watches))
@@ -108,18 +107,7 @@ def build_digest(
         watch_status=watch_status(store, sub, watches, period_start),
         feed_url=feed_url(settings, feed_name(sub)),
         updates=paper_updates(store, updates, references),
-        sections=tuple(dict.fromkeys(s.title for s in sections)),
-    )
-
-
-def article_sections(
-    sub: Subscription, watches: Sequence[Watch], articles: Mapping[str, Article]
-) -> tuple[Section, ...]:
-    return tuple(
-        section
-        for name in subscription_articles(sub, watches)
-        if name in articles
-        for section in articles[name].sections
+        sections=tuple(dict.fromkeys(s.title for a in served for s in a.sections)),
     )
 
 

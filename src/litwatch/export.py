@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterable, Mapping
@@ -10,8 +11,8 @@ from typing import Any
 
 from litwatch.records import Paper, TriageNote
 from litwatch.store.repository import StoredPaper, iso
+from litwatch.triage.matching import Article
 from litwatch.triage.note import triage_note
-from litwatch.triage.sections import Section
 
 FORMATS = ("json", "csv", "ris")
 CSV_COLUMNS = (
@@ -160,16 +161,19 @@ def to_ris(items: Iterable[StoredPaper]) -> str:
 def render(
     items: Iterable[StoredPaper],
     fmt: str,
-    sections: Mapping[str, tuple[Section, ...]] | None = None,
+    sections: Mapping[str, Article] | None = None,
+    now: dt.datetime | None = None,
 ) -> str:
-    """``sections``: each watch's article sections, for the ``sections`` and
-    ``matched_terms`` fields."""
+    """``sections``: each watch's article, for the ``sections`` and ``matched_terms``
+    fields; ``now`` for the rank's recency."""
     items = list(items)
     if fmt == "ris":
         return to_ris(items)
     notes = {
         id(item): triage_note(
-            item.paper, tuple(s for w in item.watches for s in (sections or {}).get(w, ()))
+            item.paper,
+            next((sections[w] for w in item.watches if sections and w in sections), None),
+            now,
         )
         for item in items
     }

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from litwatch.article import Article
+from litwatch.article import refs_of
 from litwatch.collect import collect, utc_now
 from litwatch.config import Settings
 from litwatch.deliver.digests import DeliveryReport
@@ -16,6 +16,7 @@ from litwatch.records import RunReport, Watch
 from litwatch.render import check_templates, make_environment
 from litwatch.sources.pubmed import EntrezClient
 from litwatch.store.repository import Store
+from litwatch.triage.matching import Article
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ def run_once(
     )
     if deliver:
         check_templates(env)
-    refs = [a.refs() for a in articles]
+    refs = [refs_of(a) for a in articles]
     by_name = {a.name: a for a in articles}
     with Store.open(settings.store_path) as store, store.exclusive():
         report = None

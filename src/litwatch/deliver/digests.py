@@ -17,7 +17,6 @@ from pathlib import Path
 import jinja2
 
 from litwatch import __version__
-from litwatch.article import Article
 from litwatch.config import Settings
 from litwatch.deliver.email import (
     Mailer,
@@ -42,6 +41,7 @@ from litwatch.records import Digest, Subscription, Watch
 from litwatch.render import render_digest
 from litwatch.store.ledger import Delivery, Ledger
 from litwatch.store.repository import Store
+from litwatch.triage.matching import Article
 from litwatch.triage.note import triage_note
 
 log = logging.getLogger(__name__)
@@ -270,8 +270,8 @@ def write_feeds(ctx: Context) -> tuple[Path, ...]:
     targets = [(w.name, f"litwatch: {w.title}", [w.name]) for w in ctx.watches]
     targets.append(("all", "litwatch: all watches", None))
     titles = {w.name: w.title for w in ctx.watches}
-    sections = {
-        w.name: ctx.articles[w.article].sections
+    served = {
+        w.name: ctx.articles[w.article]
         for w in ctx.watches
         if w.article in ctx.articles and w.kind == "search"
     }
@@ -284,7 +284,7 @@ def write_feeds(ctx: Context) -> tuple[Path, ...]:
                 first_seen=sp.first_seen,
                 updated=sp.updated,
                 triage=triage_note(
-                    sp.paper, tuple(s for w in sp.watches for s in sections.get(w, ()))
+                    sp.paper, next((served[w] for w in sp.watches if w in served), None), ctx.now
                 ),
             )
             for sp in papers

@@ -211,7 +211,7 @@ PROTOCOL = _cues(
         "other research",
         r"\b(?:study|trial|review|research) protocol\b|\bprotocol (?:for|of) (?:a|an|the)\b|"
         r"\bprotocol for (?:a |an )?(?:systematic|meta|randomi[sz]ed|network|scoping|pilot)|"
-        r"\b(?:rationale and design|design and rationale)\b",
+        r"\b(?:rationale and design|design and rationale|design and methods)\b",
     ),
 )
 
@@ -232,12 +232,23 @@ SECONDARY_TITLE = _cues(
         r"\bexpert (?:consensus|statement)\b",
     ),
 )
+GUIDELINE_ABSTRACT = _cues(
+    (
+        "guideline",
+        r"\bconsensus (?:was|were) reached\b|\bdelphi\b|\b(?:these|this|the present) (?:\w+ )?"
+        r"(?:guidelines?|recommendations|consensus statement|position statement)\b|"
+        r"\brecommendations (?:were|are) (?:made|provided|developed|issued|formulated|proposed)\b|"
+        r"\b(?:reviewed and )?approved by (?:\d+|the) (?:\w+ )?(?:experts|members|panel|societ\w+)",
+    ),
+)
 SECONDARY_ABSTRACT = _cues(
     (
         "meta-analysis",
         r"\b(?:this|the present|our|a|the) (?:systematic review and |updated |network |"
         r"comprehensive )?meta-?analysis\b(?! of (?:\w+ )?(?:previous|published))|"
         r"\bmeta-?analys[ie]s (?:was|were) (?:performed|conducted|carried out|undertaken|used)|"
+        r"\bwe (?:performed|conducted|did|carried out|undertook|used) (?:a |an )?(?:[\w-]+ ){0,3}?"
+        r"meta-?analys[ie]s\b|"
         r"\bpooled (?:estimates?|effect|odds|risk|prevalence|mean|hazard|analysis|data)\b",
     ),
     (
@@ -293,7 +304,8 @@ CASE_TITLE = _cues(
     (
         "case report",
         r"\b\d{1,3}[- ](?:year|month|week|day)s?[- ]old (?:\w+ )?(?:man|woman|male|female|boy|"
-        r"girl|patient|child|infant|neonate|newborn)\b|\bin a series of\b",
+        r"girl|patient|child|infant|neonate|newborn)\b|\bin a series of (?:\w+ ){0,2}?(?:patients|"
+        r"cases|children|women|men)\b",
     ),
     (
         "case report",
@@ -322,7 +334,8 @@ CASE_ABSTRACT = _cues(
         r"\bwe (?:have )?(?:recently )?(?:treated|observed|encountered|saw|seen|followed) (?:a|an|"
         r"one|two|three|four) (?:\w+ )?(?:patients?|cases?|m[ae]n|wom[ae]n|child|children)\b|"
         r"\b(?:illustrative |two |three |four |\d )?cases? (?:is|are|was|were) (?:presented|"
-        r"described|reported)\b|\bthis case\b|\bthe case of\b|\bas (?:two|three) examples show\b|"
+        r"described|reported)\b|\bthis case\b|\bthe case of (?:a|an) (?:[\w-]+ ){0,3}?(?:man|"
+        r"woman|boy|girl|patient|child|infant|neonate)\b|\bas (?:two|three) examples show\b|"
         r"(?<!in )\b(?:a|an|the) (?:(?:clinical|unique|rare|unusual|interesting|first|fatal|novel|"
         r"peculiar|challenging|complex|atypical) ){1,2}case\b|\bseries of (?:\w+ ){0,2}(?:cases|"
         r"patients)\b|\b(?:a|this|our) case series\b",
@@ -375,7 +388,8 @@ REVIEW_TITLE = _cues(
         "review",
         r"\breview\b(?! (?:board|committee|panel|process|time))|\boverview\b|\bupdate on\b|"
         r"\ban update\b|\bstate[- ]of[- ]the[- ]art\b|\bcurrent (?:concepts|perspectives?|status|"
-        r"understanding|evidence|knowledge|trends|insights)\b|\bperspectives? on\b|"
+        r"understanding|evidence|knowledge|trends|insights)\b|^perspectives? on\b|"
+        r":\s*(?:an? |the )?(?:\w+ )?perspectives?\.?$|"
         r"\brecent (?:advances|developments|progress)\b|\badvances (?:in|on|of)\b|\bprogress in\b|"
         r"\bprimer\b|\btutorial\b|\bnarrative\b|\bwhere (?:are )?we (?:are|stand)\b",
     ),
@@ -383,17 +397,19 @@ REVIEW_TITLE = _cues(
 REVIEW_ABSTRACT = _cues(
     (
         "review",
-        r"\b(?:this|the present|our|in this) (?:\w+ ){0,2}?review\b|"
+        r"\b(?:this|the present|our|in this) (?:(?!retrospective|chart|records?|medical|case|"
+        r"systematic|ethics|peer)\w+ ){0,2}?review\b(?! board| committee)|"
         r"\b(?:we|authors) (?:critically |briefly |systematically )?(?:review|summari[sz]e|"
         r"provide an overview|give an overview|present an overview|outline|highlight "
         r"(?:recent|current|the))\b|"
         r"\b(?:this|the following|our) literature review\b|\b(?:I|we) (?:also )?reviewed\b|"
+        r"\b(?:are|is) (?:briefly |critically |comprehensively )?(?:reviewed|summari[sz]ed)\b|"
         r"\b(?:sought|aims?|aimed) to (?:summari[sz]e|review)\b|\bin this (?:article|paper|"
         r"chapter|work)\b[^.]*\b(?:are|is) (?:discussed|reviewed|summari[sz]ed|presented)\b|"
         r"\b(?:here|herein),? we (?:will )?(?:review|summari[sz]e|discuss|describe recent|(?:briefly )?"
         r"introduce)\b|\bwe (?:summari[sz]ed|reviewed|provide an overview)\b|"
         r"\bthis (?:perspective|commentary|chapter|mini-?review|overview|article|paper) (?:aims to "
-        r"|will |)(?:review|summari[sz]e|discuss|present|describe|provide|highlight|focus)\w*\b|"
+        r"|will |)(?:review|summari[sz]e|discuss|highlight|provides? an overview)\w*\b|"
         r"\b(?:to|we) review (?:recent|current|the recent|the current)\b|"
         r"\breview(?:s|ed)? (?:of )?the (?:current|recent|existing|available) (?:literature|"
         r"evidence|knowledge|advances|data|studies)\b|\b(?:a |the )?search of (?:the )?(?:recent )?"
@@ -412,10 +428,15 @@ CHEMISTRY_TITLE = _cues(
         r"characteri[sz]ation|profiling) of\b[^:]*\b(?:by|using|with|in)\b[^:]*\b(?:chromatograph"
         r"\w*|spectrometr\w*|spectroscop\w*|LC|HPLC|UPLC|UHPLC|GC|MS|NMR|electrophoresis|sensor|"
         r"assay)\b|\b(?:LC|HPLC|UPLC|UHPLC|GC)[- ]?(?:MS|MS/MS|Q-TOF|QTOF|HRMS)\b|"
-        r"\b(?:analytical|bioanalytical) method\b|\bmethod (?:for|development)\b|\bvalidat\w+ "
+        r"\b(?:analytical|bioanalytical) method\b|\bvalidat\w+ "
         r"(?:of )?(?:an? )?(?:\w+ )?(?:method|assay)\b|\bsynthesis of\b|\btotal synthesis\b|"
         r"\bsynthesi[sz]ed\b|\bdegradation of\b|\b(?:photo|electro)?catalys\w+\b|\badsorption\b|"
-        r"\belectro-?fenton\b|\bcathode\b|\banode\b",
+        r"\belectro-?fenton\b|\bcathode\b|\banode\b|\b(?:co)?crystals?\b|\bcrystal "
+        r"(?:structures?|engineering|packing)\b|\bx-ray structures?\b|\b(?:halogen|hydrogen|"
+        r"chalcogen) bond\w*\b|\bnanocomposites?\b|\bpolymer\w*\b|\bcopolymers?\b|"
+        r"\bstructural and theoretical\b|\bDFT\b|\bdensity functional\b|\bligands? for\b|"
+        r"\b(?:metal|transition-metal|coordination) complex\w*\b|\bselenides?\b|\btellurides?\b|"
+        r"\b(?:bio|immuno|apta|electrochemical |photoelectrochemical |fluorescent )?sensors?\b",
     ),
 )
 CHEMISTRY_ABSTRACT = re.compile(
@@ -423,7 +444,11 @@ CHEMISTRY_ABSTRACT = re.compile(
     r"LC-MS(?:/MS)?|HPLC|UPLC|GC-MS|NMR|XRD|FTIR|FT-IR|XPS|X-ray diffraction|limits? of "
     r"(?:detection|quantification)|LOD|LOQ|linearity|catalys\w+|adsorption|degradation|"
     r"electrochemical|voltammetr\w*|nanoparticles?|nanocomposites?|yield(?:s|ed)?|"
-    r"reaction kinetics|oxidation|precursors?|compounds? \d+)\b",
+    r"reaction kinetics|oxidation|precursors?|compounds? \d+|(?:co)?crystals?|crystalline|"
+    r"detection limits?|linear range|(?:bio|immuno|apta)?sensors?|"
+    r"crystal structures?|x-ray|(?:halogen|hydrogen) bond\w*|(?:inter|intra)molecular|"
+    r"polymer\w*|DFT|density functional|ligands?|solvents?|electrodes?|spin diffusion|"
+    r"monomers?|molecules?)\b",
     I,
 )
 
@@ -436,7 +461,7 @@ _SPECIES = (
     r"monkeys?|macaques?|rhesus|marmosets?|baboons?|zebrafish|drosophila|c\. elegans|"
     r"caenorhabditis elegans|chickens?|broilers?|hens?|poultry|quails?|ducks?|geese|turkeys|"
     r"guinea pigs?|hamsters?|gerbils?|ferrets?|xenopus|tadpoles?|frogs?|larvae|honeybees?|"
-    r"bees|fish|salmon|trout|tilapia|carp|goldfish|medaka|shrimps?|oysters?|mussels?|"
+    r"bees|fish|fishes|salmon|trout|tilapia|carp|goldfish|medaka|shrimps?|oysters?|mussels?|"
     r"nematodes?|deer|fawns?|mammals|birds|pigeons?|bats|squirrels?|opossums?|aplysia|"
     r"snails?|lizards?|snakes?|turtles?|toads?|newts?|salamanders?|crayfish|leeches|squid|"
     r"animals?|rats and mice|mice and rats"
@@ -476,7 +501,7 @@ ANIMAL_ABSTRACT = _cues(
 )
 IN_VIVO = re.compile(r"\bin vivo\b", I)
 IN_VITRO_TITLE = re.compile(
-    r"\bin vitro\b|\bcells?\b|\bcell lines?\b|\bcultured?\b|\borganoids?\b|\bex vivo\b|"
+    r"\bin vitro\b|\bcell lines?\b|\bcell cultures?\b|\bcultured\b|\borganoids?\b|\bex vivo\b|"
     r"\bstrains?\b|\bisolates?\b|\bbacteri\w+\b|\bbiofilms?\b|\bantibacterial\b|\bantimicrobial\b",
     I,
 )
@@ -492,7 +517,7 @@ IN_VITRO_ABSTRACT = _cues(
     ),
     (
         "in vitro",
-        r"\btransfect(?:ed|ion)\b|\b(?:si|sh|mi)RNA\b|\bmimics?\b|\bCRISPR\b|\bknockdown\b|"
+        r"\btransfect(?:ed|ion)\b|\b(?:si|sh)RNAs?\b|\bmiRNA mimics?\b|\bCRISPR\b|\bknockdown\b|"
         r"\boverexpress(?:ion|ed|ing)\b|\bluciferase\b|\bCCK-?8\b|\bMTT\b|\bcolony formation\b|"
         r"\btranswell\b|\bwound healing assay\b|\bminimum inhibitory concentrations?\b|\bMICs?\b|"
         r"\bbiofilms?\b|\bantibacterial activity\b|\bagar\b|\bculture media\b",

@@ -73,6 +73,9 @@ STRENGTH = {
     "expression of concern": 0,
 }
 _NO_TEXT_SUBJECT = frozenset({"review", "editorial/comment/letter"})
+_HUMAN_DESIGNS = frozenset(
+    {"randomized controlled trial", "clinical trial", "observational study", "case report"}
+)
 _SKIPPED_SECTIONS = re.compile(r"^(?:background|introduction|context|rationale|purpose|aims?)", re.I)
 
 
@@ -107,8 +110,12 @@ def classify_evidence(paper: Paper) -> Evidence:
     types = paper.publication_types
 
     def done(label: str, subject: str | None, reasons: list[str], basis: str) -> Evidence:
-        if label == "case report" and subject is None:
-            subject, reasons = "human", [*reasons, "case report (human unless stated)"]
+        if label in _HUMAN_DESIGNS and (subject is None or subject == "in vitro" and
+                                        subject_basis != "MeSH"):
+            # trials, cohorts and case reports study people unless the record says otherwise
+            subject = "human"
+            reasons = [r for r in reasons if r not in subject_reasons]
+            reasons.append(f"{label} (human unless stated)")
         if label in _NO_TEXT_SUBJECT and subject_basis != "MeSH":
             # a review or a letter has no methods section to read a subject from
             subject = None
@@ -160,7 +167,8 @@ def classify_evidence(paper: Paper) -> Evidence:
         return done(label, subject, reasons, "MeSH")
 
     label, reasons = _from_text(text, subject)
-    basis = reasons[0].split()[0] if reasons else "default"
+    decided = reasons or (subject_reasons if label in ("animal study", "in vitro study") else [])
+    basis = decided[0].split()[0] if decided else "default"
     return done(label, subject, [*reasons, *subject_reasons], basis)
 
 
@@ -286,7 +294,12 @@ def _in_vivo_text(text: _Text) -> bool:
 
 def _text_subject(text: _Text) -> tuple[str, list[str]] | None:
     animal_n, animal_cue = text.count(C.ANIMAL_ABSTRACT)
-    vitro_n, vitro_cue = text.count(C.IN_VITRO_ABSTRACT)
+    strong = (C.IN_VITRO_ABSTRACT[0], C.IN_VITRO_ABSTRACT[1], C.IN_VITRO_ABSTRACT[3])
+    vitro_strong, vitro_cue = text.count(strong)
+    vitro_n, weak_cue = text.count(C.IN_VITRO_ABSTRACT)
+    if not vitro_strong:
+        vitro_n = min(vitro_n, 1)  # knock-downs, assays, MICs alone do not make it in vitro
+    vitro_cue = vitro_cue or weak_cue
     human_n, human_cue = text.count(C.HUMAN_ABSTRACT)
     if m := C.ANIMAL_TITLE.search(text.title):
         animal_n += 1 if C.IN_VITRO_TITLE.search(text.title) else 3
@@ -294,22 +307,24 @@ def _text_subject(text: _Text) -> tuple[str, list[str]] | None:
         where = "title"
     else:
         where = "abstract"
+    vitro_where = human_where = "abstract"
     if m := C.IN_VITRO_TITLE.search(text.title):
         vitro_n += 2
-        vitro_cue = vitro_cue or snippet(m)
+        if not vitro_cue:
+            vitro_cue, vitro_where = snippet(m), "title"
     if m := C.HUMAN_TITLE.search(text.title):
         human_n += 3
-        human_cue = snippet(m)
+        human_cue, human_where = snippet(m), "title"
     if animal_n >= 2 and animal_n >= human_n:
         return "animal", [f'{where} cue "{animal_cue}" (animal)']
     if vitro_n >= 2 and vitro_n > human_n and animal_n < 2:
-        return "in vitro", [f'cue "{vitro_cue}" (in vitro)']
+        return "in vitro", [f'{vitro_where} cue "{vitro_cue}" (in vitro)']
     if human_n >= 1 and human_n >= animal_n:
-        return "human", [f'cue "{human_cue}" (human)']
+        return "human", [f'{human_where} cue "{human_cue}" (human)']
     if animal_n >= 1 and human_n == 0 and vitro_n < 2:
         return "animal", [f'{where} cue "{animal_cue}" (animal)']
     if vitro_n >= 1 and human_n == 0 and animal_n == 0:
-        return "in vitro", [f'cue "{vitro_cue}" (in vitro)']
+        return "in vitro", [f'{vitro_where} cue "{vitro_cue}" (in vitro)']
     return None
 
 
@@ -351,10 +366,17 @@ def _from_text(text: _Text, subject: str | None) -> tuple[str, list[str]]:
     for label, pattern in C.SECONDARY_ABSTRACT:
         if hit := text.first(None, ((label, pattern),)):
             return label, [hit]
+    if hit := text.first(None, C.GUIDELINE_ABSTRACT, hedged=False):
+        return "guideline", [hit]
     if hit := text.first(None, C.CASE_ABSTRACT, hedged=False):
         return "case report", [hit]
-    if hit := text.first(None, C.REVIEW_ABSTRACT):
+    if hit := text.first(None, C.REVIEW_ABSTRACT, hedged=False):
         return "review", [hit]
+    if subject != "animal":  # a title that names the design outranks cell-culture words
+        if hit := text.first(C.RCT, None):
+            return "randomized controlled trial", [hit]
+        if hit := text.first(C.TRIAL, None):
+            return "clinical trial", [hit]
     # who or what was studied
     if subject == "animal":
         return "animal study", []

@@ -1,5 +1,6 @@
 """One TriageNote per paper: its evidence label, and — when its watch serves an article —
-the article's sections it bears on, the terms that said so, and its rank."""
+the article's sections it bears on (the primary one first), the terms that said so, and
+its rank with every part explained."""
 
 from __future__ import annotations
 
@@ -7,23 +8,34 @@ import datetime as dt
 
 from litwatch.records import Paper, TriageNote
 from litwatch.triage.evidence import classify_evidence
-from litwatch.triage.sections import Section, match_sections, rank
+from litwatch.triage.matching import Article, match_sections
+from litwatch.triage.ranking import score_paper
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # no "now": recency plays no part
 
 
 def triage_note(
-    paper: Paper, sections: tuple[Section, ...] = (), now: dt.datetime | None = None
+    paper: Paper, article: Article | None = None, now: dt.datetime | None = None
 ) -> TriageNote:
     evidence = classify_evidence(paper)
-    matches = match_sections(paper, sections) if sections else ()
-    # the section it bears on most comes first (ties: the article's order)
-    matches = tuple(sorted(matches, key=lambda m: -m.score))
-    score = rank(paper, evidence, matches, now) if now else None
+    if article is None:
+        return TriageNote(
+            evidence=evidence.label,
+            subject=evidence.subject,
+            evidence_why=evidence.explain(),
+            score=float(evidence.strength),
+        )
+    matches = tuple(m for m in match_sections(paper, article, evidence) if not m.is_other)
+    ordered = sorted(matches, key=lambda m: not m.primary)  # the primary section first
+    score = score_paper(
+        paper, evidence, matches or match_sections(paper, article, evidence), now or EPOCH
+    )
     return TriageNote(
         evidence=evidence.label,
         subject=evidence.subject,
         evidence_why=evidence.explain(),
-        sections=tuple(m.section.title for m in matches),
-        matched_terms=tuple(dict.fromkeys(t for m in matches for t in m.matched_terms)),
-        score=score.total if score else float(evidence.strength),
-        score_why=score.explain() if score else "",
+        sections=tuple(m.title for m in ordered),
+        matched_terms=tuple(dict.fromkeys(t for m in ordered for t in m.matched_terms)),
+        score=score.total,
+        score_why=score.explain(),
     )

@@ -10,7 +10,8 @@ the record's own text (no normalised copy), so match spans can be highlighted as
 - words may be joined by a space, a hyphen (any dash), a slash or nothing:
   ``"anti-inflammatory"`` matches "anti inflammatory" and "antiinflammatory";
 - Greek letters match their names and back: ``"mu-opioid"`` matches "μ-opioid" and
-  "µ-opioid" (micro sign), ``"kappa"`` matches "κ".
+  "µ-opioid" (micro sign), ``"kappa"`` matches "κ";
+- ``|`` separates spellings of one term: ``"half-life|half-lives"`` counts once.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ _GREEK = {
 }
 _SEPARATOR = r"[\s\-\u2010-\u2015/]*"
 _WORD_SPLIT = re.compile(r"[\s\-\u2010-\u2015]+")
-TERM_SYNTAX = re.compile(r"^[\w*'/.+(),:&αβγδκμµ\s\-\u2010-\u2015]+$")
+TERM_SYNTAX = re.compile(r"^[\w*'/.+(),:&|αβγδκμµ\s\-\u2010-\u2015]+$")
 
 
 def _token(word: str) -> str:
@@ -48,20 +49,28 @@ def _token(word: str) -> str:
                 for name, letters in _GREEK.items():
                     if any(ch in piece for ch in letters):
                         piece = re.sub(f"[{letters}]", name, piece)
-                parts.append(re.escape(piece))
+                escaped = re.escape(piece)
+                for name, letters in _GREEK.items():
+                    if len(name) > 2:  # "kappa" inside "NF-kappaB"; not "mu" inside words
+                        escaped = re.sub(name, f"(?:{name}|[{letters}])", escaped, flags=re.I)
+                parts.append(escaped)
     return "".join(parts)
 
 
 @lru_cache(maxsize=4096)
 def term_pattern(term: str) -> re.Pattern[str]:
-    """The compiled regular expression for one term (see the module docstring)."""
-    words = [w for w in _WORD_SPLIT.split(term.strip()) if w]
-    if not words:
-        raise ValueError("empty term")
-    body = _SEPARATOR.join(_token(w) for w in words)
-    if not words[-1].endswith("*"):
-        body += "(?:e?s)?"
-    return re.compile(rf"(?<![\w]){body}(?![\w])", re.IGNORECASE)
+    """The compiled regular expression for one term (see the module docstring).
+    ``"a|b c"`` is one term with two spellings: either matches, and it counts once."""
+    alternatives = []
+    for spelling in term.split("|"):
+        words = [w for w in _WORD_SPLIT.split(spelling.strip()) if w]
+        if not words:
+            raise ValueError(f"empty spelling in {term!r}")
+        body = _SEPARATOR.join(_token(w) for w in words)
+        if not words[-1].endswith("*"):
+            body += "(?:e?s)?"
+        alternatives.append(body)
+    return re.compile(rf"(?<![\w])(?:{'|'.join(alternatives)})(?![\w])", re.IGNORECASE)
 
 
 def place_texts(paper: Paper) -> dict[str, str]:
