@@ -82,7 +82,10 @@ def test_a_paper_matching_no_section_has_none(papers, article) -> None:
     [
         ('title = "A"\nrefs = []', "unknown key 'refs'"),
         ('title = "A"\nreferences = ["not-an-id"]', "not a PMID or a DOI"),
-        ('title = "A"\n[[sections]]\nname = "x"\ntitle = "X"', "a section needs terms, mesh or evidence"),
+        (
+            'title = "A"\n[[sections]]\nname = "x"\ntitle = "X"',
+            "a section needs terms, mesh or evidence",
+        ),
         (
             'title = "A"\n[[sections]]\nname = "x"\ntitle = "X"\nterms = ["a"]\nwords = ["b"]',
             "unknown key 'words'",

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from litwatch.articles import load_article
-from litwatch.config import shipped_dir
 from litwatch.parse.pubmed_xml import parse_pubmed_xml
 from litwatch.records import Paper
 from litwatch.triage import (
@@ -82,8 +81,12 @@ POSITIVE = [
     ("31129916", "systematic review", "human", 'publication type "Systematic Review"'),
     ("34090758", "systematic review", "human", 'abstract cue "systematic review'),  # Review
     ("33864941", "guideline", None, 'publication type "Practice Guideline"'),
-    ("30578883", "randomized controlled trial", "human",
-     'publication type "Randomized Controlled Trial"'),
+    (
+        "30578883",
+        "randomized controlled trial",
+        "human",
+        'publication type "Randomized Controlled Trial"',
+    ),
     ("33560531", "randomized controlled trial", "human", 'title cue "randomized"'),
     ("399316", "clinical trial", "human", 'publication type "Clinical Trial"'),
     ("33316274", "clinical trial", "human", 'abstract cue "nonrandomized"'),
@@ -181,8 +184,11 @@ def test_records_not_yet_indexed_fall_back_to_title_and_abstract(papers, pmid, l
 def test_hedged_sentences_do_not_make_a_trial(papers) -> None:
     # derived: a real cohort abstract plus the closing sentence many of them have
     paper = papers["33829583"]
-    extra = replace(paper.abstract[-1], text=paper.abstract[-1].text
-                    + " Randomized controlled trials are needed to confirm these findings.")
+    extra = replace(
+        paper.abstract[-1],
+        text=paper.abstract[-1].text
+        + " Randomized controlled trials are needed to confirm these findings.",
+    )
     evidence = classify_evidence(replace(paper, abstract=(*paper.abstract[:-1], extra)))
     assert evidence.label == "observational study"
 
@@ -197,8 +203,10 @@ def test_a_retraction_notice_by_its_title_alone(papers) -> None:
 
 def test_a_preprint_server_as_journal(papers) -> None:
     # derived: a real record whose journal is medRxiv but whose publication type is missing
-    paper = replace(papers["33829583"], journal=replace(papers["33829583"].journal,
-                                                          title="medRxiv : the preprint server"))
+    paper = replace(
+        papers["33829583"],
+        journal=replace(papers["33829583"].journal, title="medRxiv : the preprint server"),
+    )
     evidence = classify_evidence(paper)
     assert evidence.label == "preprint"
     assert "(preprint server)" in evidence.reasons[0]
@@ -354,8 +362,12 @@ def test_ranking_orders_and_drops_nothing(papers, article) -> None:
     scored = []
     for paper in papers.values():
         evidence = classify_evidence(paper)
-        scored.append((paper.pmid, score_paper(paper, evidence,
-                                               match_sections(paper, article, evidence), NOW)))
+        scored.append(
+            (
+                paper.pmid,
+                score_paper(paper, evidence, match_sections(paper, article, evidence), NOW),
+            )
+        )
     order = ranked(scored)
     assert sorted(order) == sorted(pmid for pmid, _ in scored)
     totals = [dict(scored)[pmid].total for pmid in order]
@@ -394,9 +406,11 @@ def test_agreement_with_hand_labels(papers, article) -> None:
     print(f"\nhand-labelled records: {n}")
     for label, (ok, total) in sorted(per_label.items(), key=lambda kv: -kv[1][1]):
         print(f"  {label:28s} {ok}/{total}")
-    print(f"  evidence {evidence_ok}/{n} = {evidence_ok / n:.0%}, subject {subject_ok}/{n} = "
-          f"{subject_ok / n:.0%}, sections {sections_ok}/{n} = {sections_ok / n:.0%}, "
-          f"primary section {primary_ok}/{n} = {primary_ok / n:.0%}")
+    print(
+        f"  evidence {evidence_ok}/{n} = {evidence_ok / n:.0%}, subject {subject_ok}/{n} = "
+        f"{subject_ok / n:.0%}, sections {sections_ok}/{n} = {sections_ok / n:.0%}, "
+        f"primary section {primary_ok}/{n} = {primary_ok / n:.0%}"
+    )
     assert n >= 40
     assert evidence_ok / n >= EVIDENCE_FLOOR
     assert subject_ok / n >= SUBJECT_FLOOR

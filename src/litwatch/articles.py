@@ -115,8 +115,9 @@ def load_article(path: Path) -> Article:
     for attribute in ("name", "title"):
         values = [getattr(s, attribute) for s in sections]
         if dupes := sorted({v for v in values if values.count(v) > 1}):
-            raise ConfigError(f"two sections share the {attribute} {dupes[0]!r}", path=path,
-                              key="sections")
+            raise ConfigError(
+                f"two sections share the {attribute} {dupes[0]!r}", path=path, key="sections"
+            )
     text = _optional_string(data, "text", path)
     url = _optional_string(data, "url", path)
     if url is not None and not re.match(r"^https?://\S+$", url):
@@ -149,8 +150,9 @@ def _section(raw: Any, path: Path, key: str, has_topic: bool) -> Section:
             key=f"{key}.name",
         )
     if title.casefold() == OTHER_TITLE.casefold():
-        raise ConfigError(f"{OTHER_TITLE!r} is where unmatched papers go", path=path,
-                          key=f"{key}.title")
+        raise ConfigError(
+            f"{OTHER_TITLE!r} is where unmatched papers go", path=path, key=f"{key}.title"
+        )
     key = f"{key} ({name})"
     terms = _terms(raw.get("terms", []), path, f"{key}.terms")
     mesh = _mesh(raw.get("mesh", []), path, f"{key}.mesh")
@@ -161,8 +163,9 @@ def _section(raw: Any, path: Path, key: str, has_topic: bool) -> Section:
     if not isinstance(requires_topic, bool):
         raise ConfigError("expected true or false", path=path, key=f"{key}.requires_topic")
     if requires_topic and not has_topic:
-        raise ConfigError("requires_topic needs a [topic] table", path=path,
-                          key=f"{key}.requires_topic")
+        raise ConfigError(
+            "requires_topic needs a [topic] table", path=path, key=f"{key}.requires_topic"
+        )
     weights = None
     if "weights" in raw:
         weights = _weights(raw["weights"], path, f"{key}.weights", DEFAULT_WEIGHTS)
@@ -201,8 +204,12 @@ def _terms(value: Any, path: Path, key: str) -> tuple[Term, ...]:
             raise ConfigError("expected a non-empty string", path=path, key=where)
         text = " ".join(text.split())
         if not TERM_SYNTAX.match(text) or text.strip("*- ") == "":
-            raise ConfigError(f"not a term: {text!r}", path=path, key=where,
-                              hint="letters, digits, spaces, hyphens and * wildcards")
+            raise ConfigError(
+                f"not a term: {text!r}",
+                path=path,
+                key=where,
+                hint="letters, digits, spaces, hyphens and * wildcards",
+            )
         try:
             term_pattern(text)
         except (ValueError, re.error) as exc:
@@ -223,8 +230,12 @@ def _mesh(value: Any, path: Path, key: str) -> tuple[Term, ...]:
             weight = _number(item.get("weight", 1.0), path, f"{where}.weight")
             item = item.get("term")
         if not isinstance(item, str) or not MESH_SYNTAX.match(item.strip()):
-            raise ConfigError(f"not a MeSH heading: {item!r}", path=path, key=where,
-                              hint='"Descriptor" or "Descriptor/qualifier"')
+            raise ConfigError(
+                f"not a MeSH heading: {item!r}",
+                path=path,
+                key=where,
+                hint='"Descriptor" or "Descriptor/qualifier"',
+            )
         rules.append(Term(item.strip(), weight, ("mesh",), mesh=True))
     return tuple(rules)
 
@@ -233,9 +244,15 @@ def _evidence(value: Any, path: Path, key: str) -> tuple[tuple[str, float], ...]
     table = _table(value, path, key)
     for label in table:
         if label not in LABELS:
-            raise ConfigError(f"unknown evidence label {label!r}", path=path, key=key,
-                              hint=f"allowed: {', '.join(LABELS)}")
-    return tuple((label, _number(points, path, f"{key}.{label}")) for label, points in table.items())
+            raise ConfigError(
+                f"unknown evidence label {label!r}",
+                path=path,
+                key=key,
+                hint=f"allowed: {', '.join(LABELS)}",
+            )
+    return tuple(
+        (label, _number(points, path, f"{key}.{label}")) for label, points in table.items()
+    )
 
 
 def _weights(value: Any, path: Path, key: str, defaults: tuple[tuple[str, float], ...]):
@@ -249,8 +266,7 @@ def _weights(value: Any, path: Path, key: str, defaults: tuple[tuple[str, float]
 
 def _places(value: Any, path: Path, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(v in PLACES for v in value):
-        raise ConfigError(f"expected a list of places from {', '.join(PLACES)}", path=path,
-                          key=key)
+        raise ConfigError(f"expected a list of places from {', '.join(PLACES)}", path=path, key=key)
     return tuple(p for p in PLACES if p in value)
 
 
@@ -268,8 +284,7 @@ def _references(value: Any, path: Path) -> tuple[tuple[str, ...], tuple[str, ...
         elif doi := normalize_doi(item):
             dois.append(doi)
         else:
-            raise ConfigError(f"not a PMID or a DOI: {item!r}", path=path,
-                              key=f"references[{i}]")
+            raise ConfigError(f"not a PMID or a DOI: {item!r}", path=path, key=f"references[{i}]")
     return tuple(dict.fromkeys(pmids)), tuple(dict.fromkeys(dois))
 
 
@@ -282,16 +297,18 @@ def _table(value: Any, path: Path, key: str) -> dict[str, Any]:
 def _no_unknown(table: dict[str, Any], allowed: tuple[str, ...], path: Path, key: str | None):
     unknown = sorted(set(table) - set(allowed))
     if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r}", path=path, key=key,
-                          hint=f"allowed: {', '.join(allowed)}")
+        raise ConfigError(
+            f"unknown key {unknown[0]!r}", path=path, key=key, hint=f"allowed: {', '.join(allowed)}"
+        )
 
 
 def _number(value: Any, path: Path, key: str, *, positive: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"expected a number, got {value!r}", path=path, key=key)
     if value < 0 or (positive and value == 0):
-        raise ConfigError(f"must be {'positive' if positive else 'at least 0'}, got {value}",
-                          path=path, key=key)
+        raise ConfigError(
+            f"must be {'positive' if positive else 'at least 0'}, got {value}", path=path, key=key
+        )
     return float(value)
 
 

@@ -157,19 +157,21 @@ ANIMAL_MESH = re.compile(
     r"Bees|Disease Models, Animal|Animals, (?:Newborn|Laboratory|Domestic|Genetically Modified|"
     r"Wild|Zoo)|Mice, .+|Rats, .+|Swine, Miniature|Behavior, Animal)$"
 )
-IN_VIVO_MESH = re.compile(r"^(?:Disease Models, Animal|Behavior, Animal|Mice, (?:Knockout|"
-                          r"Transgenic|Nude|SCID)|Rats, .+|Mice, Inbred .+)$")
+IN_VIVO_MESH = re.compile(
+    r"^(?:Disease Models, Animal|Behavior, Animal|Mice, (?:Knockout|"
+    r"Transgenic|Nude|SCID)|Rats, .+|Mice, Inbred .+)$"
+)
 
 # --- text cues -----------------------------------------------------------------------
 # (label, pattern). Title cues are read on the title; abstract cues sentence by sentence,
 # skipping sentences that talk about other studies or future ones (HEDGE).
 
-I = re.IGNORECASE
+IGNORE_CASE = re.IGNORECASE
 Cues = tuple[tuple[str | None, re.Pattern[str]], ...]
 
 
 def _cues(*pairs: tuple[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    return tuple((label, re.compile(pattern, I)) for label, pattern in pairs)
+    return tuple((label, re.compile(pattern, IGNORE_CASE)) for label, pattern in pairs)
 
 
 # A title like "Retraction: X" / "Correction to: X" is the notice itself.
@@ -190,20 +192,20 @@ TITLE_FLAGS = _cues(("retracted", r"^\W*retracted\s*:"), ("withdrawn", r"^\W*wit
 PREPRINT_JOURNAL = re.compile(
     r"\b(?:biorxiv|medrxiv|arxiv|chemrxiv|psyarxiv|research square|ssrn|preprints?\b|"
     r"authorea|osf preprints|wellcome open research)",
-    I,
+    IGNORE_CASE,
 )
 TITLE_OPINION = re.compile(
     r"^\W*(?:re:|reply\b|in reply\b|response to\b|author'?s'? (?:reply|response)\b|"
     r"comment(?:ary)? on\b|commentary\b|editorial\b|letter to the editor\b|"
     r"a response to\b)",
-    I,
+    IGNORE_CASE,
 )
 
 HEDGE = re.compile(
     r"\b(?:needed|warranted|necessary|required|future|further|should|would|lack(?:s|ing)?|"
     r"few|no|previous(?:ly)?|prior|existing|published|evidence from|"
     r"have (?:been|shown|reported)|has (?:been|shown|reported)|recommend\w*)\b",
-    I,
+    IGNORE_CASE,
 )
 
 PROTOCOL = _cues(
@@ -341,7 +343,9 @@ CASE_ABSTRACT = _cues(
         r"patients)\b|\b(?:a|this|our) case series\b",
     ),
 )
-CASE_LABELS = re.compile(r"^case(?:s| report| presentation| description| summary| details)?$", I)
+CASE_LABELS = re.compile(
+    r"^case(?:s| report| presentation| description| summary| details)?$", IGNORE_CASE
+)
 CASE_WEAK = _cues(
     (
         "case report",
@@ -419,7 +423,7 @@ REVIEW_ABSTRACT = _cues(
 REVIEW_LABELS = re.compile(
     r"^(?:purpose of (?:this )?review|recent findings|review methods|evidence acquisition|"
     r"areas covered|expert opinion|summary of review)$",
-    I,
+    IGNORE_CASE,
 )
 CHEMISTRY_TITLE = _cues(
     (
@@ -449,7 +453,7 @@ CHEMISTRY_ABSTRACT = re.compile(
     r"crystal structures?|x-ray|(?:halogen|hydrogen) bond\w*|(?:inter|intra)molecular|"
     r"polymer\w*|DFT|density functional|ligands?|solvents?|electrodes?|spin diffusion|"
     r"monomers?|molecules?)\b",
-    I,
+    IGNORE_CASE,
 )
 
 # --- subject cues ----------------------------------------------------------------------
@@ -469,7 +473,7 @@ _SPECIES = (
 ANIMAL_TITLE = re.compile(
     rf"\b(?:{_SPECIES})\b|\bsprague[- ]dawley\b|\bwistar\b|\bc57bl\b|"
     r"\bknock-?out\b|\bxenografts?\b|\bveterinary\b|\bherds?\b|\bflocks?\b|\blivestock\b",
-    I,
+    IGNORE_CASE,
 )
 ANIMAL_ABSTRACT = _cues(
     (
@@ -499,11 +503,11 @@ ANIMAL_ABSTRACT = _cues(
         r"\bherds?\b|\bflocks?\b|\blivestock\b|\bfarms?\b|\bdairy cows\b|\bbody weight gain\b",
     ),
 )
-IN_VIVO = re.compile(r"\bin vivo\b", I)
+IN_VIVO = re.compile(r"\bin vivo\b", IGNORE_CASE)
 IN_VITRO_TITLE = re.compile(
     r"\bin vitro\b|\bcell lines?\b|\bcell cultures?\b|\bcultured\b|\borganoids?\b|\bex vivo\b|"
     r"\bstrains?\b|\bisolates?\b|\bbacteri\w+\b|\bbiofilms?\b|\bantibacterial\b|\bantimicrobial\b",
-    I,
+    IGNORE_CASE,
 )
 IN_VITRO_ABSTRACT = _cues(
     ("in vitro", r"\bin vitro\b|\bex vivo\b|\bcell lines?\b|\bcell cultures?\b|\bcultured\b"),
@@ -536,7 +540,7 @@ HUMAN_TITLE = re.compile(
     r"students?|nurses?|physicians?|clinicians?|workers?|veterans?|mothers?|elderly|"
     r"survivors?|users|smokers|athletes|residents|population|surgery|surgical|"
     r"hospital\w*|cohort|case report|COVID-19)\b",
-    I,
+    IGNORE_CASE,
 )
 HUMAN_ABSTRACT = _cues(
     (

@@ -76,7 +76,9 @@ _NO_TEXT_SUBJECT = frozenset({"review", "editorial/comment/letter"})
 _HUMAN_DESIGNS = frozenset(
     {"randomized controlled trial", "clinical trial", "observational study", "case report"}
 )
-_SKIPPED_SECTIONS = re.compile(r"^(?:background|introduction|context|rationale|purpose|aims?)", re.I)
+_SKIPPED_SECTIONS = re.compile(
+    r"^(?:background|introduction|context|rationale|purpose|aims?)", re.I
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +112,9 @@ def classify_evidence(paper: Paper) -> Evidence:
     types = paper.publication_types
 
     def done(label: str, subject: str | None, reasons: list[str], basis: str) -> Evidence:
-        if label in _HUMAN_DESIGNS and (subject is None or subject == "in vitro" and
-                                        subject_basis != "MeSH"):
+        if label in _HUMAN_DESIGNS and (
+            subject is None or (subject == "in vitro" and subject_basis != "MeSH")
+        ):
             # trials, cohorts and case reports study people unless the record says otherwise
             subject = "human"
             reasons = [r for r in reasons if r not in subject_reasons]
@@ -141,24 +144,37 @@ def classify_evidence(paper: Paper) -> Evidence:
     subject_basis = "MeSH" if subject_reasons and subject_reasons[0].startswith("MeSH") else "text"
 
     if preprint := [t for t in types if t in C.PREPRINT_TYPES]:
-        return done("preprint", subject, [f'publication type "{preprint[0]}"', *subject_reasons],
-                    "publication type")
+        return done(
+            "preprint",
+            subject,
+            [f'publication type "{preprint[0]}"', *subject_reasons],
+            "publication type",
+        )
     if paper.journal.title and (m := C.PREPRINT_JOURNAL.search(paper.journal.title)):
-        return done("preprint", subject, [f'journal "{paper.journal.title}" (preprint server)',
-                                          *subject_reasons], "publication type")
+        return done(
+            "preprint",
+            subject,
+            [f'journal "{paper.journal.title}" (preprint server)', *subject_reasons],
+            "publication type",
+        )
 
     for pt, label in C.DESIGN_TYPES:
         if pt in types:
             label, extra = _refine(label, text)
-            return done(label, subject, [f'publication type "{pt}"', *extra, *subject_reasons],
-                        "publication type")
+            return done(
+                label,
+                subject,
+                [f'publication type "{pt}"', *extra, *subject_reasons],
+                "publication type",
+            )
 
     if opinion := [t for t in types if t in C.OPINION_TYPES]:
         reason = f'publication type "{opinion[0]}"'
         if hit := text.first(C.CASE_TITLE, C.CASE_ABSTRACT, hedged=False):
             return done("case report", subject, [hit, reason, *subject_reasons], hit.split()[0])
-        return done("editorial/comment/letter", subject, [reason, *subject_reasons],
-                    "publication type")
+        return done(
+            "editorial/comment/letter", subject, [reason, *subject_reasons], "publication type"
+        )
     if m := C.TITLE_OPINION.search(title):
         return done("editorial/comment/letter", subject, [f'title "{snippet(m)}"'], "title")
 
@@ -188,7 +204,9 @@ def _flags(paper: Paper) -> tuple[tuple[str, ...], list[str]]:
             flags.setdefault("retracted", f'publication type "{pt}"')
     for link in paper.comments_corrections:
         if flag := _FLAG_LINKS.get(link.ref_type):
-            flags.setdefault(flag, f"{link.ref_type} PMID {link.pmid}" if link.pmid else link.ref_type)
+            flags.setdefault(
+                flag, f"{link.ref_type} PMID {link.pmid}" if link.pmid else link.ref_type
+            )
     for flag, pattern in C.TITLE_FLAGS:
         if m := pattern.search(paper.title or ""):
             flags.setdefault(flag, f'title "{snippet(m)}"')
@@ -257,10 +275,14 @@ def _refine(label: str, text: _Text) -> tuple[str, list[str]]:
         for cue_label, pattern in C.SECONDARY_TITLE:
             if cue_label == "guideline":
                 continue
-            if (m := pattern.search(text.title)) and (label == "review" or cue_label == "meta-analysis"):
+            if (m := pattern.search(text.title)) and (
+                label == "review" or cue_label == "meta-analysis"
+            ):
                 return cue_label, [f'title cue "{snippet(m)}"']
         if label == "review" and (hit := text.first(None, C.SECONDARY_ABSTRACT)):
-            upgraded = "meta-analysis" if "meta" in hit.lower() or "pooled" in hit else "systematic review"
+            upgraded = (
+                "meta-analysis" if "meta" in hit.lower() or "pooled" in hit else "systematic review"
+            )
             return upgraded, [hit]
     if label == "clinical trial" and (hit := text.first(C.RCT, C.RCT)):
         return "randomized controlled trial", [hit]

@@ -119,7 +119,7 @@ class TermHit:
     points: float
 
     def describe(self) -> str:
-        """ ``"Fatalities"/"deaths" title+abstract 4``: what was found, where, the points."""
+        """``"Fatalities"/"deaths" title+abstract 4``: what was found, where, the points."""
         where = "+".join(self.places) if self.places else self.kind
         found = "/".join(f'"{f}"' for f in self.found[:2]) or repr(self.term)
         return f"{found} {where} {self.points:g}"
@@ -147,7 +147,7 @@ class SectionMatch:
         return tuple(dict.fromkeys(h.term for h in self.terms if h.kind != "evidence"))
 
     def explain(self) -> str:
-        """ ``side-effects 8 ('fatalit*' title+abstract 4, 'death*' abstract 1, …)`` """
+        """``side-effects 8 ('fatalit*' title+abstract 4, 'death*' abstract 1, …)``"""
         if self.is_other:
             return "Other (no section's terms matched)"
         hits = ", ".join(h.describe() for h in self.terms)
