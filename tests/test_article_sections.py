@@ -44,13 +44,13 @@ def article():
     ("pmid", "evidence", "first_section", "terms"),
     [
         # "Oral Pharmacokinetics in Beagle Dogs of ... 7-Hydroxymitragynine"
-        ("33847897", "animal study (animal)", PK, {"pharmacokinetic*", "half-life"}),
+        ("33847897", "animal study (animal)", PK, {"Pharmacokinetics", "half-life"}),
         # "Kratom-Associated Fatalities in Northern Nevada-What Mitragynine Level Is Fatal?"
-        ("34091497", "case report (human)", SIDE_EFFECTS, {"fatal*", "death*"}),
+        ("34091497", "case report (human)", SIDE_EFFECTS, {"Fatalities", "deaths"}),
         # "Regional brain morphology predicts pain relief in trigeminal neuralgia"
         ("34087549", "observational study (human)", NEUROPATHIC_PAIN, {"neuralgia"}),
         # "Analgesic Effects of Tonic and Burst Dorsal Root Ganglion Stimulation..." (rats)
-        ("34096146", "animal study (animal)", NEUROPATHIC_PAIN, {"dorsal root ganglion"}),
+        ("34096146", "animal study (animal)", NEUROPATHIC_PAIN, {"Dorsal Root Ganglion"}),
     ],
 )
 def test_what_a_paper_means_for_the_article(
@@ -141,6 +141,6 @@ def test_the_digest_is_grouped_by_section(tmp_path: Path, eutils: EutilsStandin)
     positions = [flat.index(f"{title} (") for title in shown]
     assert positions == sorted(positions)  # the article's order
     assert "Evidence: animal study (animal)" in text
-    assert "matched: PHARMACOKINETIC*" in flat
+    assert "matched: PHARMACOKINETICS" in flat
     html = message.get_body(("html",)).get_content()
     assert "<mark" in html

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from litwatch.articles import load_article, load_articles
+from litwatch.config import shipped_dir
 from litwatch.errors import ConfigError
 from litwatch.triage import LABELS, Term
 
-ARTICLES = Path("/tmp/tri")  # DEV
+ARTICLES = shipped_dir("queries") / "articles"
 ARTICLE = ARTICLES / "kratom-neuropathic-pain.toml"
 
 

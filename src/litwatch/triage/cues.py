@@ -189,9 +189,11 @@ TITLE_NOTICES = _cues(
     ("expression of concern", r"^\W*(?:editorial )?expression of concern\b"),
 )
 TITLE_FLAGS = _cues(("retracted", r"^\W*retracted\s*:"), ("withdrawn", r"^\W*withdrawn\s*:"))
+# Servers of unreviewed manuscripts. Not Wellcome Open Research or F1000Research: PubMed
+# lists their articles once they have passed (open) peer review.
 PREPRINT_JOURNAL = re.compile(
     r"\b(?:biorxiv|medrxiv|arxiv|chemrxiv|psyarxiv|research square|ssrn|preprints?\b|"
-    r"authorea|osf preprints|wellcome open research)",
+    r"authorea|osf preprints)",
     IGNORE_CASE,
 )
 TITLE_OPINION = re.compile(

@@ -57,15 +57,19 @@ class Term:
             return TermHit(self.text, "mesh", ("mesh",), found, self.weight * weights["mesh"])
         pattern = term_pattern(self.text)
         places: list[str] = []
-        found: list[str] = []
+        found: dict[str, str] = {}  # casefolded -> as first written in the paper
         for place in self.places:
-            if m := pattern.search(texts[place]):
+            matches = list(pattern.finditer(texts[place]))
+            if matches:
                 places.append(place)
-                found.append(" ".join(m.group(0).split()))
+                for m in matches:
+                    found.setdefault(
+                        " ".join(m.group(0).split()).casefold(), " ".join(m.group(0).split())
+                    )
         if not places:
             return None
         points = self.weight * sum(weights[p] for p in places)
-        return TermHit(self.text, "term", tuple(places), tuple(dict.fromkeys(found)), points)
+        return TermHit(self.text, "term", tuple(places), tuple(found.values())[:5], points)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,18 @@ class SectionMatch:
 
     @property
     def matched_terms(self) -> tuple[str, ...]:
+        """The words found in the paper ("Fatalities", "deaths"), not the rules' patterns;
+        for display and the export's ``matched_terms``. ``matched_rules`` has the rules."""
+        words: dict[str, str] = {}
+        for hit in self.terms:
+            if hit.kind != "evidence":
+                for word in hit.found:
+                    words.setdefault(word.casefold(), word)
+        return tuple(words.values())
+
+    @property
+    def matched_rules(self) -> tuple[str, ...]:
+        """The rules that matched, as written in the article file ("fatal*|fatalit*")."""
         return tuple(dict.fromkeys(h.term for h in self.terms if h.kind != "evidence"))
 
     def explain(self) -> str:
