@@ -37,10 +37,10 @@ from litwatch.digest import (
     subscription_articles,
 )
 from litwatch.errors import DeliveryError
-from litwatch.records import Digest, Subscription, Watch
+from litwatch.records import Digest, Subscription, TriageNote, Watch
 from litwatch.render import render_digest
 from litwatch.store.ledger import Delivery, Ledger
-from litwatch.store.repository import Store
+from litwatch.store.repository import Store, StoredPaper
 from litwatch.triage.matching import Article
 from litwatch.triage.note import triage_note
 
@@ -275,6 +275,14 @@ def write_feeds(ctx: Context) -> tuple[Path, ...]:
         for w in ctx.watches
         if w.article in ctx.articles and w.kind == "search"
     }
+    notes: dict[str, TriageNote] = {}  # one note per paper, though it stands in several feeds
+
+    def note_for(sp: StoredPaper) -> TriageNote:
+        if sp.paper.pmid not in notes:
+            article = next((served[w] for w in sp.watches if w in served), None)
+            notes[sp.paper.pmid] = triage_note(sp.paper, article, ctx.now)
+        return notes[sp.paper.pmid]
+
     for name, title, watch_names in targets:
         papers = ctx.store.matched_papers(watch_names, newest_first=True, limit=limit)
         entries = tuple(
@@ -283,9 +291,7 @@ def write_feeds(ctx: Context) -> tuple[Path, ...]:
                 watches=sp.watches,
                 first_seen=sp.first_seen,
                 updated=sp.updated,
-                triage=triage_note(
-                    sp.paper, next((served[w] for w in sp.watches if w in served), None), ctx.now
-                ),
+                triage=note_for(sp),
             )
             for sp in papers
         )

@@ -170,14 +170,14 @@ class Ledger:
         return [(p, k, d, from_iso(t)) for p, k, d, t in rows]
 
     def updates_by_id(self, update_ids: Sequence[int]) -> list[tuple[int, str, str, dt.datetime]]:
-        out = []
-        for update_id in update_ids:
-            row = self.conn.execute(
-                "SELECT paper_id, kind, detail, detected_at FROM updates WHERE id = ?", (update_id,)
-            ).fetchone()
-            if row:
-                out.append((row[0], row[1], row[2], from_iso(row[3])))
-        return out
+        """(paper_id, kind, detail, detected_at) of these updates, in the order given."""
+        marks = ",".join("?" * len(update_ids))
+        rows = self.conn.execute(
+            f"SELECT id, paper_id, kind, detail, detected_at FROM updates WHERE id IN ({marks})",
+            tuple(update_ids),
+        )
+        found = {r[0]: (r[1], r[2], r[3], from_iso(r[4])) for r in rows}
+        return [found[i] for i in update_ids if i in found]
 
     def eligible(self, sub: Subscription, recipient: str) -> list[int]:
         return self._eligible(self.conn, sub, recipient.lower())
@@ -272,22 +272,6 @@ class Ledger:
                 " FROM delivery_updates WHERE digest_id = ? AND recipient = ?",
                 (d.subscription, iso(now), d.digest_id, d.recipient),
             )
-
-    def delivered_pmids(self, subscription: str, recipient: str) -> list[str]:
-        rows = self.conn.execute(
-            "SELECT p.pmid FROM delivered d JOIN papers p ON p.id = d.paper_id"
-            " WHERE d.subscription = ? AND d.recipient = ? ORDER BY d.delivered_at, p.id",
-            (subscription, recipient.lower()),
-        )
-        return [r[0] for r in rows]
-
-    def failed_deliveries(self, since: dt.datetime) -> list[tuple[str, str, str]]:
-        rows = self.conn.execute(
-            "SELECT g.subscription, d.recipient, d.last_error FROM deliveries d"
-            " JOIN digests g ON g.id = d.digest_id WHERE d.status = 'failed' AND g.assembled_at >= ?",
-            (iso(since),),
-        )
-        return list(rows)
 
 
 def digest_key(subscription: str, due: dt.datetime) -> str:
