@@ -13,7 +13,6 @@ import datetime as dt
 import gzip
 import tomllib
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -64,13 +63,13 @@ def article():
 
 def with_kratom(paper: Paper) -> Paper:
     """Derived: the same real record, with "kratom" added to its keywords."""
-    return replace(paper, keywords=(*paper.keywords, "kratom"))
+    return paper._replace(keywords=(*paper.keywords, "kratom"))
 
 
 def unindexed(paper: Paper) -> Paper:
     """Derived: the record as PubMed first lists it, before MEDLINE indexing adds MeSH and
     research publication types (98% of a 2021 update file looks like this)."""
-    return replace(paper, publication_types=("Journal Article",), mesh_headings=())
+    return paper._replace(publication_types=("Journal Article",), mesh_headings=())
 
 
 # --- evidence: every label, with the reason that decided it ---------------------------
@@ -185,12 +184,11 @@ def test_records_not_yet_indexed_fall_back_to_title_and_abstract(papers, pmid, l
 def test_hedged_sentences_do_not_make_a_trial(papers) -> None:
     # derived: a real cohort abstract plus the closing sentence many of them have
     paper = papers["33829583"]
-    extra = replace(
-        paper.abstract[-1],
+    extra = paper.abstract[-1]._replace(
         text=paper.abstract[-1].text
         + " Randomized controlled trials are needed to confirm these findings.",
     )
-    evidence = classify_evidence(replace(paper, abstract=(*paper.abstract[:-1], extra)))
+    evidence = classify_evidence(paper._replace(abstract=(*paper.abstract[:-1], extra)))
     assert evidence.label == "observational study"
 
 
@@ -204,9 +202,8 @@ def test_a_retraction_notice_by_its_title_alone(papers) -> None:
 
 def test_a_preprint_server_as_journal(papers) -> None:
     # derived: a real record whose journal is medRxiv but whose publication type is missing
-    paper = replace(
-        papers["33829583"],
-        journal=replace(papers["33829583"].journal, title="medRxiv : the preprint server"),
+    paper = papers["33829583"]._replace(
+        journal=papers["33829583"].journal._replace(title="medRxiv : the preprint server"),
     )
     evidence = classify_evidence(paper)
     assert evidence.label == "preprint"

@@ -1,14 +1,20 @@
-"""The values that flow between pipeline stages: frozen dataclasses, no I/O."""
+"""The values that flow between pipeline stages: immutable, no I/O.
+
+A ``Paper`` and its parts (authors, MeSH headings, abstract sections, journal, dates) are
+``NamedTuple``s: the parser builds about thirty of them per record, and a frozen dataclass
+costs two to four times as much to build (``python -m benchmarks --only parsing``). Change
+them with ``value._replace(...)``. Everything else is a frozen dataclass.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Author:
+class Author(NamedTuple):
     """One entry of an AuthorList: a person or a collective (group) name."""
 
     last_name: str | None = None
@@ -25,8 +31,7 @@ class Author:
         return " ".join(p for p in (self.last_name, self.initials or self.fore_name) if p)
 
 
-@dataclass(frozen=True, slots=True)
-class AbstractSection:
+class AbstractSection(NamedTuple):
     """One AbstractText: a structured abstract has several, labelled ones."""
 
     text: str
@@ -34,22 +39,19 @@ class AbstractSection:
     category: str | None = None  # NlmCategory: BACKGROUND, METHODS, RESULTS, CONCLUSIONS, ...
 
 
-@dataclass(frozen=True, slots=True)
-class MeshQualifier:
+class MeshQualifier(NamedTuple):
     name: str
     major: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class MeshHeading:
+class MeshHeading(NamedTuple):
     descriptor: str
     major: bool = False
     ui: str | None = None
     qualifiers: tuple[MeshQualifier, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Journal:
+class Journal(NamedTuple):
     title: str | None = None
     iso_abbreviation: str | None = None
     issn: str | None = None
@@ -58,8 +60,7 @@ class Journal:
     pages: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PartialDate:
+class PartialDate(NamedTuple):
     """A publication date as PubMed gives it: year, year-month, a full date, or free
     text (``MedlineDate`` such as "2013 Jan-Mar", from which year and month are read)."""
 
@@ -80,8 +81,7 @@ class PartialDate:
         return "-".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class CommentCorrection:
+class CommentCorrection(NamedTuple):
     """A link from CommentsCorrectionsList: RetractionIn, ErratumIn, CommentOn, ..."""
 
     ref_type: str
@@ -89,8 +89,7 @@ class CommentCorrection:
     source: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Paper:
+class Paper(NamedTuple):
     """One PubMed record (article or book), as litwatch keeps it."""
 
     pmid: str
@@ -102,8 +101,8 @@ class Paper:
     vernacular_title: str | None = None
     abstract: tuple[AbstractSection, ...] = ()
     authors: tuple[Author, ...] = ()
-    journal: Journal = field(default_factory=Journal)
-    published: PartialDate = field(default_factory=PartialDate)
+    journal: Journal = Journal()
+    published: PartialDate = PartialDate()
     electronic_date: dt.date | None = None
     history: tuple[tuple[str, dt.date], ...] = ()  # (PubStatus, date), e.g. ("entrez", ...)
     publication_types: tuple[str, ...] = ()

@@ -25,7 +25,6 @@ import html
 import io
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from typing import BinaryIO
 
 from lxml import etree
@@ -204,7 +203,7 @@ def _read_article(citation: etree._Element, pubmed_data: etree._Element | None) 
         elif tag == "DateRevised":
             fields["date_revised"] = _full_date(child)
         elif tag == "MeshHeadingList":
-            fields["mesh_headings"] = tuple([_mesh_heading(h) for h in child])
+            fields["mesh_headings"] = _mesh_headings(child)
         elif tag == "KeywordList":
             keywords += [k for k in map(_text, child) if k]
         elif tag == "CommentsCorrectionsList":
@@ -339,7 +338,7 @@ def _read_book(element: etree._Element) -> Paper:
         elif tag == "VernacularTitle":
             fields["vernacular_title"] = _text(child) or None
         elif tag == "Pagination":
-            journal = replace(journal, pages=_pages(child))
+            journal = journal._replace(pages=_pages(child))
         elif tag == "Language":
             if language := _text(child):
                 languages.append(language)
@@ -481,57 +480,68 @@ def _abstract(abstract: etree._Element) -> tuple[AbstractSection, ...]:
 
 
 _AUTHOR_PARTS = ("Author", "LastName", "ForeName", "Initials", "Affiliation", "CollectiveName")
-_NAME_SLOTS = {"LastName": 0, "ForeName": 1, "Initials": 2}  # where _authors keeps them
 
 
 def _authors(author_list: etree._Element) -> tuple[Author, ...]:
     """The hottest loop of the parser (several authors a record): one pass over the list's
     subtree, filtered in C, instead of a visit to every child of every author. The three
-    name parts, the most frequent elements, are looked up first and in one step."""
+    name parts, the most frequent elements, are tested first."""
     authors = []
-    parts: list | None = None  # last, fore, initials, collective, affiliations of one Author
+    last = fore = initials = collective = None
+    affiliations: list[str] = []
+    valid = False  # an Author is open and not marked ValidYN="N"
     for element in author_list.iter(_AUTHOR_PARTS):
         tag = element.tag
-        slot = _NAME_SLOTS.get(tag)
-        if slot is not None:
-            if parts is not None:
-                text = element.text
-                parts[slot] = (text.strip() or None) if text else None
+        if tag == "LastName":
+            text = element.text
+            last = (text.strip() or None) if text else None
+        elif tag == "ForeName":
+            text = element.text
+            fore = (text.strip() or None) if text else None
+        elif tag == "Initials":
+            text = element.text
+            initials = (text.strip() or None) if text else None
         elif tag == "Author":
-            if parts is not None:
-                authors.append(Author(parts[0], parts[1], parts[2], parts[3], tuple(parts[4])))
-            # None for an invalid name: its parts are skipped
-            parts = [None, None, None, None, []] if element.get("ValidYN") != "N" else None
-        elif parts is None:
-            continue
-        elif tag == "CollectiveName":
-            parts[3] = _text(element) or None
-        elif affiliation := _text(element):
-            parts[4].append(affiliation)
-    if parts is not None:
-        authors.append(Author(parts[0], parts[1], parts[2], parts[3], tuple(parts[4])))
+            if valid:
+                authors.append(Author(last, fore, initials, collective, tuple(affiliations)))
+            valid = element.get("ValidYN") != "N"
+            last = fore = initials = collective = None
+            affiliations = []
+        elif tag == "Affiliation":
+            if affiliation := _text(element):
+                affiliations.append(affiliation)
+        else:  # CollectiveName
+            collective = _text(element) or None
+    if valid:
+        authors.append(Author(last, fore, initials, collective, tuple(affiliations)))
     return tuple(authors)
 
 
-def _mesh_heading(heading: etree._Element) -> MeshHeading:
-    """One MeshHeading; baseline records have a dozen (a third of their parse time)."""
-    if not len(heading) or heading[0].tag != "DescriptorName":
-        raise _Malformed("MeshHeading without DescriptorName")
-    descriptor, *qualifiers = heading
-    return MeshHeading(
-        _pcdata(descriptor) or "",
-        descriptor.get("MajorTopicYN") == "Y",
-        descriptor.get("UI"),
-        tuple(
-            [
-                MeshQualifier(_pcdata(q) or "", q.get("MajorTopicYN") == "Y")
-                for q in qualifiers
-                if q.tag == "QualifierName"
-            ]
-        )
-        if qualifiers
-        else (),
-    )
+_MESH_PARTS = ("DescriptorName", "QualifierName")
+
+
+def _mesh_headings(heading_list: etree._Element) -> tuple[MeshHeading, ...]:
+    """A MeshHeadingList; baseline records have a dozen headings (a third of their parse
+    time). Like ``_authors``, one pass over the list's subtree filtered in C."""
+    headings = []
+    descriptor: tuple[str, bool, str | None] | None = None
+    qualifiers: list[MeshQualifier] = []
+    for element in heading_list.iter(_MESH_PARTS):
+        text = element.text
+        name = text.strip() if text else ""
+        major = element.get("MajorTopicYN") == "Y"
+        if element.tag == "DescriptorName":
+            if descriptor is not None:
+                headings.append(MeshHeading(*descriptor, tuple(qualifiers)))
+                qualifiers = []
+            descriptor = (name, major, element.get("UI"))
+        elif descriptor is not None:
+            qualifiers.append(MeshQualifier(name, major))
+    if descriptor is not None:
+        headings.append(MeshHeading(*descriptor, tuple(qualifiers)))
+    if len(headings) != len(heading_list):
+        raise _Malformed("MeshHeading without exactly one DescriptorName")
+    return tuple(headings)
 
 
 def _comment_correction(item: etree._Element) -> CommentCorrection:
@@ -545,7 +555,11 @@ def _comment_correction(item: etree._Element) -> CommentCorrection:
 
 
 def _history(history: etree._Element) -> tuple[tuple[str, dt.date], ...]:
-    return tuple([(status, _full_date(d)) for d in history if (status := d.get("PubStatus", ""))])
+    dates = []
+    for date in history:
+        if status := date.get("PubStatus"):
+            dates.append((status, _full_date(date)))
+    return tuple(dates)
 
 
 # --- dates -------------------------------------------------------------------------------
