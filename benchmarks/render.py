@@ -1,5 +1,7 @@
 """Rendering: the digest email (HTML + text) for 1,000 papers and the feed files (Atom +
-RSS) for 100 entries, with the shipped templates, from real records.
+RSS) for 100 entries, with the shipped templates, from real records, each paper with its
+triage note for the shipped article (evidence, sections, matched terms) as a real run has.
+Computing those notes is timed on its own: a run pays it once per paper, before rendering.
 
 Reference, measured in the same run: a minimal autoescaped Jinja2 template that writes each
 paper's title, authors and journal, over the same items: what any template engine costs for
@@ -14,9 +16,13 @@ import time
 import jinja2
 
 from benchmarks.common import median
+from litwatch.articles import load_article
+from litwatch.config import shipped_dir
 from litwatch.deliver.feeds import Feed, FeedEntry, feed_file_name, feed_url, render_feed_files
-from litwatch.records import Digest, DigestItem, Paper, Subscription, WatchStatus
+from litwatch.records import Digest, DigestItem, Paper, Subscription, TriageNote, WatchStatus
 from litwatch.render import make_environment, render_digest
+from litwatch.triage.matching import Article
+from litwatch.triage.note import triage_note
 
 UTC = dt.UTC
 NOW = dt.datetime(2021, 6, 7, 7, 0, tzinfo=UTC)
@@ -28,10 +34,14 @@ REFERENCE = jinja2.Environment(autoescape=True).from_string(
 )
 
 
-def make_digest(papers: list[Paper]) -> Digest:
+def shipped_article() -> Article:
+    return load_article(shipped_dir("queries") / "articles" / "kratom-neuropathic-pain.toml")
+
+
+def make_digest(papers: list[Paper], notes: list[TriageNote], article: Article) -> Digest:
     items = tuple(
-        DigestItem(p, WATCHES[: 1 + i % 3], NOW - dt.timedelta(hours=i % 168))
-        for i, p in enumerate(papers)
+        DigestItem(p, WATCHES[: 1 + i % 3], NOW - dt.timedelta(hours=i % 168), note)
+        for i, (p, note) in enumerate(zip(papers, notes, strict=True))
     )
     return Digest(
         subscription=Subscription(
@@ -51,13 +61,14 @@ def make_digest(papers: list[Paper]) -> Digest:
             for w in WATCHES
         ),
         feed_url=BASE_URL + "all.atom",
+        sections=tuple(s.title for s in article.sections),
     )
 
 
-def make_feed(papers: list[Paper]) -> Feed:
+def make_feed(papers: list[Paper], notes: list[TriageNote]) -> Feed:
     entries = tuple(
-        FeedEntry(p, WATCHES[: 1 + i % 3], NOW - dt.timedelta(hours=i), NOW)
-        for i, p in enumerate(papers)
+        FeedEntry(p, WATCHES[: 1 + i % 3], NOW - dt.timedelta(hours=i), NOW, note)
+        for i, (p, note) in enumerate(zip(papers, notes, strict=True))
     )
     return Feed(
         name="all",
@@ -80,8 +91,11 @@ def _timed(fn, runs: int) -> tuple[float, object]:
 
 def run(papers: list[Paper], digest_size: int, feed_size: int, runs: int) -> dict:
     env = make_environment()
-    digest = make_digest(papers[:digest_size])
-    feed = make_feed(papers[:feed_size])
+    article = shipped_article()
+    shown = papers[:digest_size]
+    triage_s, notes = _timed(lambda: [triage_note(p, article, NOW) for p in shown], runs)
+    digest = make_digest(shown, notes, article)  # type: ignore[arg-type]
+    feed = make_feed(papers[:feed_size], notes[:feed_size])  # type: ignore[index]
     render_digest(env, digest, NOW, "html")  # compile the templates outside the timing
     render_feed_files(env, feed, BASE_URL, NOW)
     html_s, html = _timed(lambda: render_digest(env, digest, NOW, "html"), runs)
@@ -93,6 +107,8 @@ def run(papers: list[Paper], digest_size: int, feed_size: int, runs: int) -> dic
         "digest_papers": len(digest.items),
         "feed_entries": len(feed.entries),
         "runs": runs,
+        "triage_ms": round(triage_s * 1000, 1),
+        "triage_ms_per_paper": round(triage_s * 1000 / len(shown), 2),
         "digest_html_ms": round(html_s * 1000, 1),
         "digest_text_ms": round(text_s * 1000, 1),
         "digest_ms": round((html_s + text_s) * 1000, 1),

@@ -120,6 +120,8 @@ def table(result: dict) -> str:
         out += _rows(
             ["figure", "ms", "reference ms", "x reference time"],
             [
+                [f"triage notes for {r['digest_papers']:,} papers ({r['triage_ms_per_paper']:.2f} ms each)",
+                 f"{r['triage_ms']:.0f}", "", ""],
                 [f"digest of {r['digest_papers']:,} papers, HTML ({r['digest_html_kb']:.0f} KB)",
                  f"{r['digest_html_ms']:.0f}", "", ""],
                 [f"digest of {r['digest_papers']:,} papers, text ({r['digest_text_kb']:.0f} KB)",
