@@ -124,3 +124,56 @@ def test_reference_checks_cost_one_search_and_one_link_a_day(
     assert sorted((r.endpoint, r.params.get("datetype")) for r in eutils.requests) == sorted(
         [("esearch", "crdt"), ("elink", None)], key=str
     )
+
+
+DOPAMINE_DOI = "10.1016/s0960-9822(00)00336-5"  # the real record's DOI
+UNKNOWN_DOI = "10.9999/not-in-pubmed"
+
+
+def run_with_dois(site, eutils, now: str):
+    settings = load_settings(site.config, env={})
+    article = Article(
+        "kratom-article",
+        "Kratom and neuropathic pain",
+        pmids=(DOG_PK,),
+        dois=(DOPAMINE_DOI, UNKNOWN_DOI),
+        source=site.config,
+    )
+    watches = [*load_watches(settings.queries_dir), citing_watch(refs_of(article))]
+    return run_once(settings, watches, dt.datetime.fromisoformat(now), articles=[article])
+
+
+def aid_terms(eutils: EutilsStandin) -> list[str]:
+    return [r.params["term"] for r in eutils.requests if "[aid]" in r.params.get("term", "")]
+
+
+def test_references_given_as_dois(tmp_path: Path, eutils: EutilsStandin) -> None:
+    site = make_site(
+        tmp_path,
+        eutils.base_url,
+        {"kratom": KRATOM},
+        extra=DIGEST,
+        watch_extra='article = "kratom-article"\n',
+    )
+    first = run_with_dois(site, eutils, "2021-06-01T08:00:00+00:00")
+    (refs,) = first.collected.references
+    assert refs.references == 2 and refs.fetched == 2  # DOG_PK, and DOPAMINE by its DOI
+    assert refs.warnings == (f"1 reference DOI(s) not found in PubMed: {UNKNOWN_DOI}",)
+    assert aid_terms(eutils) == [f'"{DOPAMINE_DOI}"[aid] OR "{UNKNOWN_DOI}"[aid]']
+    citing = next(r for r in first.collected.watches if r.watch == "cites-kratom-article")
+    assert citing.found == len(CITERS)  # the citers of the reference given by DOI
+
+    eutils.reset()
+    run_with_dois(site, eutils, "2021-06-01T12:00:00+00:00")  # the same day: nothing to resolve
+    assert aid_terms(eutils) == []
+    eutils.reset()
+    second = run_with_dois(site, eutils, "2021-06-02T08:00:00+00:00")
+    assert aid_terms(eutils) == [f'"{UNKNOWN_DOI}"[aid]']  # the stored one resolves locally
+    assert second.collected.references[0].warnings == refs.warnings
+
+    original = eutils.record(int(DOPAMINE)).xml
+    eutils.replace_record(DOPAMINE, revise(original, dt.date(2021, 6, 3), retract=True))
+    third = run_with_dois(site, eutils, "2021-06-03T08:00:00+00:00")
+    assert third.collected.references[0].updated == (DOPAMINE,)
+    latest = messages(site.root)[-1].get_body(("plain",)).get_content()
+    assert "!! RETRACTED (cited by the article): Dopamine modulates" in latest

@@ -17,7 +17,7 @@ from litwatch.config import CollectSettings
 from litwatch.errors import LitwatchError
 from litwatch.fetch import FetchOutcome, fetch_missing
 from litwatch.records import RunReport, Watch, WatchResult
-from litwatch.references import ArticleRefs, check_all
+from litwatch.references import ArticleRefs, check_all, resolve_all, with_resolved_references
 from litwatch.sources.pubmed import EntrezClient
 from litwatch.store.repository import Store, WatchState
 
@@ -52,6 +52,8 @@ def collect(
     run_id = store.begin_run(now, started)
     plans: list[Plan] = []
     results: list[WatchResult] = []
+    resolved = resolve_all(store, client, articles, now.date())
+    watches = with_resolved_references(watches, resolved)
     for watch in watches:
         state = store.watch_state(watch.name)
         plan = search_watch(store, client, watch, state, settings, now)
@@ -73,7 +75,7 @@ def collect(
 
     for plan in plans:
         results.append(log_result(finish_watch(store, run_id, plan, outcome, now)))
-    references = check_all(store, client, articles, now, settings.overlap_days)
+    references = check_all(store, client, resolved, now, settings.overlap_days)
     report = RunReport(
         run_id=run_id,
         now=now,

@@ -1,6 +1,10 @@
 """The article's own references: stored once, then watched for retractions, errata and
 expressions of concern with one [mdat] search a day over all of them.
 
+References given as DOIs are resolved to PMIDs before the run's searches: from the store
+when their records are stored, otherwise with one [aid] search (at most once a day), so
+the watch of new citers covers them too. A DOI PubMed does not know is a warning.
+
 (Papers that newly cite the references are a watch of kind "citedin": see
 ``citing_watch``; they flow through collect like any other watch.)
 """
@@ -34,6 +38,15 @@ class ArticleRefs:
     dois: tuple[str, ...] = ()  # resolved to PMIDs through PubMed once they are stored
 
 
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """An article's references as PMIDs: its own plus those its DOIs resolved to."""
+
+    article: ArticleRefs  # ``pmids``: every reference PubMed knows so far
+    dois: tuple[str, ...] = ()  # the DOIs not (yet) resolved from the store
+    error: str | None = None  # the [aid] search failed
+
+
 def citing_watch(article: ArticleRefs) -> Watch:
     """The watch that finds new papers citing any of the article's references."""
     return Watch(
@@ -50,20 +63,18 @@ def citing_watch(article: ArticleRefs) -> Watch:
 def check_references(
     store: Store,
     client: EntrezClient,
-    article: ArticleRefs,
+    resolved: Resolved,
     now: dt.datetime,
     overlap_days: int,
 ) -> ReferenceCheck:
     today = now.date()
-    try:
-        pmids = resolve(store, client, article, today)
-    except LitwatchError as exc:
-        return ReferenceCheck(article.name, len(article.pmids) + len(article.dois), error=str(exc))
-    article = replace(article, pmids=pmids)
-    result = ReferenceCheck(article=article.name, references=len(pmids))
-    if not pmids:
-        return result
-    store.set_article_refs(article.name, pmids)
+    article = resolved.article
+    if resolved.error:
+        return ReferenceCheck(article.name, len(article.pmids), error=resolved.error)
+    result = ReferenceCheck(article=article.name, references=len(article.pmids))
+    if not article.pmids:
+        return replace(result, warnings=_unknown_dois(store, resolved.dois))
+    store.set_article_refs(article.name, article.pmids)
     stored = store.stored_pmids(article.pmids)
     missing = [p for p in article.pmids if p not in stored]
     stale: set[str] = set()
@@ -97,7 +108,7 @@ def check_references(
         (f"{len(still_missing)} reference(s) not found in PubMed: {', '.join(still_missing)}",)
         if still_missing
         else ()
-    )
+    ) + _unknown_dois(store, resolved.dois)
     for pmid in sorted(updated, key=int):
         log.warning("article %s: reference PMID %s has a new notice", article.name, pmid)
     return ReferenceCheck(
@@ -110,42 +121,67 @@ def check_references(
     )
 
 
-def resolve(
-    store: Store, client: EntrezClient, article: ArticleRefs, today: dt.date
-) -> tuple[str, ...]:
+def _unknown_dois(store: Store, dois: Sequence[str]) -> tuple[str, ...]:
+    """The warning for DOIs no stored record carries, after this run's fetch."""
+    unknown = [doi for doi in dois if not store.pmid_for_doi(doi)]
+    if not unknown:
+        return ()
+    return (f"{len(unknown)} reference DOI(s) not found in PubMed: {', '.join(unknown)}",)
+
+
+def resolve(store: Store, client: EntrezClient, article: ArticleRefs, today: dt.date) -> Resolved:
     """The article's PMIDs plus those of its DOIs: stored ones from the store, the others
-    with one esearch on [aid] (their records are then fetched like any reference)."""
+    with one esearch on [aid] when the day's reference check is still due (their records
+    are then fetched like any reference)."""
     pmids = list(article.pmids)
     unresolved = []
     for doi in article.dois:
-        known = store.pmid_for_doi(doi)
-        if known:
+        if known := store.pmid_for_doi(doi):
             pmids.append(known)
         else:
             unresolved.append(doi)
-    if unresolved:
-        term = " OR ".join(f'"{doi}"[aid]' for doi in unresolved)
-        found = client.search(
-            term,
-            mindate=dt.date(1800, 1, 1),
-            maxdate=today,
-            datetype="pdat",
-            watch=f"references of {article.name}",
-        )
-        pmids.extend(found.ids)
-    return tuple(dict.fromkeys(pmids))
+    error = None
+    if unresolved and store.refs_checked(article.name) != today:
+        try:
+            found = client.search(
+                " OR ".join(f'"{doi}"[aid]' for doi in unresolved),
+                mindate=dt.date(1800, 1, 1),
+                maxdate=today,
+                datetype="pdat",
+                watch=f"references of {article.name}",
+            )
+            pmids.extend(found.ids)
+        except LitwatchError as exc:
+            error = str(exc)
+    return Resolved(replace(article, pmids=tuple(dict.fromkeys(pmids))), tuple(unresolved), error)
+
+
+def resolve_all(
+    store: Store, client: EntrezClient, articles: Sequence[ArticleRefs], today: dt.date
+) -> list[Resolved]:
+    return [resolve(store, client, article, today) for article in articles]
+
+
+def with_resolved_references(watches: Sequence[Watch], resolved: Sequence[Resolved]) -> list[Watch]:
+    """The citers watch of each article made to cover every resolved reference."""
+    articles = {r.article.name: r.article for r in resolved}
+    return [
+        citing_watch(articles[w.article]) if w.kind == "citedin" and w.article in articles else w
+        for w in watches
+    ]
 
 
 def check_all(
     store: Store,
     client: EntrezClient,
-    articles: Sequence[ArticleRefs],
+    articles: Sequence[Resolved],
     now: dt.datetime,
     overlap_days: int,
 ) -> tuple[ReferenceCheck, ...]:
     results = []
-    for article in articles:
-        result = check_references(store, client, article, now, overlap_days)
+    for resolved in articles:
+        article = resolved.article
+        result = check_references(store, client, resolved, now, overlap_days)
         if result.error:
             log.error("article %s: references could not be checked: %s", article.name, result.error)
         else:
