@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from litwatch.records import Paper
 from litwatch.triage import cues as C
-from litwatch.triage.text import sentences, snippet
+from litwatch.triage.text import fold, sentences, snippet
 
 LABELS = (
     "meta-analysis",
@@ -109,6 +109,7 @@ def classify_evidence(paper: Paper) -> Evidence:
     """The evidence label, subject, reasons and strength of one record. Pure and cheap."""
     flags, flag_reasons = _flags(paper)
     title = paper.title or paper.vernacular_title or ""
+    folded_title = fold(title)
     types = paper.publication_types
 
     def done(label: str, subject: str | None, reasons: list[str], basis: str) -> Evidence:
@@ -136,10 +137,10 @@ def classify_evidence(paper: Paper) -> Evidence:
         if pt in types:
             return done(label, None, [f'publication type "{pt}"'], "publication type")
     for label, pattern in C.TITLE_NOTICES:
-        if m := pattern.search(title):
-            return done(label, None, [f'title "{snippet(m)}"'], "title")
+        if m := pattern.search(folded_title):
+            return done(label, None, [f'title "{snippet(title, m)}"'], "title")
 
-    text = _Text(paper, title)
+    text = _Text(paper, title, folded_title)
     subject, subject_reasons = _subject(paper, text)
     subject_basis = "MeSH" if subject_reasons and subject_reasons[0].startswith("MeSH") else "text"
 
@@ -150,7 +151,7 @@ def classify_evidence(paper: Paper) -> Evidence:
             [f'publication type "{preprint[0]}"', *subject_reasons],
             "publication type",
         )
-    if paper.journal.title and (m := C.PREPRINT_JOURNAL.search(paper.journal.title)):
+    if paper.journal.title and C.PREPRINT_JOURNAL.search(fold(paper.journal.title)):
         return done(
             "preprint",
             subject,
@@ -175,8 +176,8 @@ def classify_evidence(paper: Paper) -> Evidence:
         return done(
             "editorial/comment/letter", subject, [reason, *subject_reasons], "publication type"
         )
-    if m := C.TITLE_OPINION.search(title):
-        return done("editorial/comment/letter", subject, [f'title "{snippet(m)}"'], "title")
+    if m := C.TITLE_OPINION.search(folded_title):
+        return done("editorial/comment/letter", subject, [f'title "{snippet(title, m)}"'], "title")
 
     if paper.mesh_headings and (decided := _from_mesh(paper, text, subject, subject_reasons)):
         label, reasons = decided
@@ -207,63 +208,66 @@ def _flags(paper: Paper) -> tuple[tuple[str, ...], list[str]]:
             flags.setdefault(
                 flag, f"{link.ref_type} PMID {link.pmid}" if link.pmid else link.ref_type
             )
+    title = paper.title or ""
+    folded_title = fold(title)
     for flag, pattern in C.TITLE_FLAGS:
-        if m := pattern.search(paper.title or ""):
-            flags.setdefault(flag, f'title "{snippet(m)}"')
+        if m := pattern.search(folded_title):
+            flags.setdefault(flag, f'title "{snippet(title, m)}"')
     return tuple(flags), [f"{flag}: {why}" for flag, why in flags.items()]
 
 
 # --- reading the text ---------------------------------------------------------------
 
 
-class _Text:
-    """Title and abstract sentences, with "first cue that matches" lookups."""
+# (text, its fold): cues search the folded copy and quote the text
+_Folded = tuple[str, str]
 
-    def __init__(self, paper: Paper, title: str) -> None:
+
+class _Text:
+    """Title and abstract sentences, each with its folded copy, and "first cue that
+    matches" lookups."""
+
+    def __init__(self, paper: Paper, title: str, folded_title: str) -> None:
         self.title = title
-        self.case_label = next(
-            (s.label for s in paper.abstract if s.label and C.CASE_LABELS.match(s.label)), None
-        )
-        self.review_label = next(
-            (s.label for s in paper.abstract if s.label and C.REVIEW_LABELS.match(s.label)), None
-        )
-        self.all: list[str] = []
-        self.own: list[str] = []  # sentences about this study: no hedges, no background
+        self.folded_title = folded_title
+        labels = [s.label for s in paper.abstract if s.label]
+        self.case_label = next((x for x in labels if C.CASE_LABELS.match(fold(x))), None)
+        self.review_label = next((x for x in labels if C.REVIEW_LABELS.match(fold(x))), None)
+        self.all: list[_Folded] = []
+        self.methods: list[_Folded] = []  # not in background sections
+        self.own: list[_Folded] = []  # sentences about this study: no hedges, no background
         for section in paper.abstract:
             skipped = _SKIPPED_SECTIONS.match(section.label or section.category or "")
             for sentence in sentences(section.text):
-                self.all.append(sentence)
-                if not skipped and not C.HEDGE.search(sentence):
-                    self.own.append(sentence)
-        self.methods = [
-            s
-            for section in paper.abstract
-            if not _SKIPPED_SECTIONS.match(section.label or section.category or "")
-            for s in sentences(section.text)
-        ]
+                pair = (sentence, fold(sentence))
+                self.all.append(pair)
+                if not skipped:
+                    self.methods.append(pair)
+                    if not C.HEDGE.search(pair[1]):
+                        self.own.append(pair)
 
     def first(
         self, title_cues: C.Cues | None, abstract_cues: C.Cues | None, *, hedged: bool = True
     ) -> str | None:
         """'title cue "…"' or 'abstract cue "…"' for the first cue found, else None."""
         for _label, pattern in title_cues or ():
-            if m := pattern.search(self.title):
-                return f'title cue "{snippet(m)}"'
+            if m := pattern.search(self.folded_title):
+                return f'title cue "{snippet(self.title, m)}"'
         pool = self.own if hedged else self.all
         for _label, pattern in abstract_cues or ():
-            for sentence in pool:
-                if m := pattern.search(sentence):
-                    return f'abstract cue "{snippet(m)}"'
+            for sentence, folded in pool:
+                if m := pattern.search(folded):
+                    return f'abstract cue "{snippet(sentence, m)}"'
         return None
 
-    def count(self, cues: C.Cues, pool: list[str] | None = None) -> tuple[int, str | None]:
+    def count(self, cues: C.Cues, pool: list[_Folded] | None = None) -> tuple[int, str | None]:
         """Sentences with at least one of the cues, and the first cue's text."""
         n, first = 0, None
-        for sentence in self.methods if pool is None else pool:
+        for sentence, folded in self.methods if pool is None else pool:
             for _label, pattern in cues:
-                if m := pattern.search(sentence):
+                if m := pattern.search(folded):
                     n += 1
-                    first = first or snippet(m)
+                    first = first or snippet(sentence, m)
                     break
         return n, first
 
@@ -275,10 +279,10 @@ def _refine(label: str, text: _Text) -> tuple[str, list[str]]:
         for cue_label, pattern in C.SECONDARY_TITLE:
             if cue_label == "guideline":
                 continue
-            if (m := pattern.search(text.title)) and (
+            if (m := pattern.search(text.folded_title)) and (
                 label == "review" or cue_label == "meta-analysis"
             ):
-                return cue_label, [f'title cue "{snippet(m)}"']
+                return cue_label, [f'title cue "{snippet(text.title, m)}"']
         if label == "review" and (hit := text.first(None, C.SECONDARY_ABSTRACT)):
             upgraded = (
                 "meta-analysis" if "meta" in hit.lower() or "pooled" in hit else "systematic review"
@@ -311,7 +315,7 @@ def _subject(paper: Paper, text: _Text) -> tuple[str | None, list[str]]:
 
 def _in_vivo_text(text: _Text) -> bool:
     n, _ = text.count(C.ANIMAL_ABSTRACT[1:])
-    return n >= 2 or any(C.IN_VIVO.search(s) for s in text.methods)
+    return n >= 2 or any(C.IN_VIVO.search(folded) for _, folded in text.methods)
 
 
 def _text_subject(text: _Text) -> tuple[str, list[str]] | None:
@@ -323,20 +327,20 @@ def _text_subject(text: _Text) -> tuple[str, list[str]] | None:
         vitro_n = min(vitro_n, 1)  # knock-downs, assays, MICs alone do not make it in vitro
     vitro_cue = vitro_cue or weak_cue
     human_n, human_cue = text.count(C.HUMAN_ABSTRACT)
-    if m := C.ANIMAL_TITLE.search(text.title):
-        animal_n += 1 if C.IN_VITRO_TITLE.search(text.title) else 3
-        animal_cue = f"{snippet(m)}"
+    if m := C.ANIMAL_TITLE.search(text.folded_title):
+        animal_n += 1 if C.IN_VITRO_TITLE.search(text.folded_title) else 3
+        animal_cue = snippet(text.title, m)
         where = "title"
     else:
         where = "abstract"
     vitro_where = human_where = "abstract"
-    if m := C.IN_VITRO_TITLE.search(text.title):
+    if m := C.IN_VITRO_TITLE.search(text.folded_title):
         vitro_n += 2
         if not vitro_cue:
-            vitro_cue, vitro_where = snippet(m), "title"
-    if m := C.HUMAN_TITLE.search(text.title):
+            vitro_cue, vitro_where = snippet(text.title, m), "title"
+    if m := C.HUMAN_TITLE.search(text.folded_title):
         human_n += 3
-        human_cue, human_where = snippet(m), "title"
+        human_cue, human_where = snippet(text.title, m), "title"
     if animal_n >= 2 and animal_n >= human_n:
         return "animal", [f'{where} cue "{animal_cue}" (animal)']
     if vitro_n >= 2 and vitro_n > human_n and animal_n < 2:
@@ -376,8 +380,8 @@ def _from_text(text: _Text, subject: str | None) -> tuple[str, list[str]]:
     if text.case_label:
         return "case report", [f'abstract section "{text.case_label}"']
     for label, pattern in C.SECONDARY_TITLE:
-        if m := pattern.search(text.title):
-            return label, [f'title cue "{snippet(m)}"']
+        if m := pattern.search(text.folded_title):
+            return label, [f'title cue "{snippet(text.title, m)}"']
     if hit := text.first(C.REVIEW_TITLE, None):
         return "review", [hit]
     if text.review_label:

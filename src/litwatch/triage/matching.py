@@ -26,7 +26,7 @@ from pathlib import Path
 
 from litwatch.records import Paper
 from litwatch.triage.evidence import Evidence, classify_evidence
-from litwatch.triage.text import PLACES, place_texts, term_pattern
+from litwatch.triage.text import PLACES, fold, place_texts, term_needles, term_pattern
 
 DEFAULT_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("title", 3.0),
@@ -49,16 +49,26 @@ class Term:
     places: tuple[str, ...] = PLACES
     mesh: bool = False
 
-    def hit(self, texts: dict[str, str], paper: Paper, weights: dict[str, float]) -> TermHit | None:
+    def hit(
+        self,
+        texts: dict[str, str],
+        folded: dict[str, str],
+        paper: Paper,
+        weights: dict[str, float],
+    ) -> TermHit | None:
+        """``texts`` are ``place_texts(paper)``, ``folded`` the same folded (``fold``)."""
         if self.mesh:
             found = _mesh_hits(self.text, paper)
             if not found:
                 return None
             return TermHit(self.text, "mesh", ("mesh",), found, self.weight * weights["mesh"])
         pattern = term_pattern(self.text)
+        needles = term_needles(self.text)
         places: list[str] = []
         found: dict[str, str] = {}  # casefolded -> as first written in the paper
         for place in self.places:
+            if needles is not None and not any(n in folded[place] for n in needles):
+                continue
             matches = list(pattern.finditer(texts[place]))
             if matches:
                 places.append(place)
@@ -180,8 +190,9 @@ def match_sections(
     """The sections ``paper`` bears on, in the article's order, exactly one ``primary``;
     ``(OTHER,)`` when none. ``evidence`` is classified here when not given."""
     texts = place_texts(paper)
+    folded = {place: fold(text) for place, text in texts.items()}
     article_weights = dict(article.weights)
-    topic = tuple(h for t in article.topic if (h := t.hit(texts, paper, article_weights)))
+    topic = tuple(h for t in article.topic if (h := t.hit(texts, folded, paper, article_weights)))
     topic = tuple(TermHit(h.term, "topic", h.places, h.found, 0.0) for h in topic)
     label: str | None = None
     found: list[SectionMatch] = []
@@ -189,12 +200,12 @@ def match_sections(
         if section.requires_topic and not topic:
             continue
         weights = dict(section.weights) if section.weights else article_weights
-        if any(t.hit(texts, paper, weights) for t in section.exclude):
+        if any(t.hit(texts, folded, paper, weights) for t in section.exclude):
             continue
-        required = [h for t in section.require if (h := t.hit(texts, paper, weights))]
+        required = [h for t in section.require if (h := t.hit(texts, folded, paper, weights))]
         if section.require and not required:
             continue
-        hits = required + [h for t in section.rules if (h := t.hit(texts, paper, weights))]
+        hits = required + [h for t in section.rules if (h := t.hit(texts, folded, paper, weights))]
         if section.evidence:
             if label is None:
                 label = (evidence or classify_evidence(paper)).label

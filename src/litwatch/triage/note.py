@@ -25,11 +25,10 @@ def triage_note(
             evidence_why=evidence.explain(),
             score=float(evidence.strength),
         )
-    matches = tuple(m for m in match_sections(paper, article, evidence) if not m.is_other)
+    found = match_sections(paper, article, evidence)
+    matches = tuple(m for m in found if not m.is_other)
     ordered = sorted(matches, key=lambda m: not m.primary)  # the primary section first
-    score = score_paper(
-        paper, evidence, matches or match_sections(paper, article, evidence), now or EPOCH
-    )
+    score = score_paper(paper, evidence, matches or found, now or EPOCH)
     return TriageNote(
         evidence=evidence.label,
         subject=evidence.subject,

@@ -1,4 +1,5 @@
-"""Text helpers shared by evidence cues and section terms: term patterns, sentences, places.
+"""Text helpers shared by evidence cues and section terms: term patterns and their needles,
+sentences, places, and ``fold`` (the lower-case copy that cues and needles search).
 
 A *term* is what an article file writes: ``"kratom"``, ``"mu-opioid receptor*"``,
 ``"7-hydroxymitragynine"``. It becomes one case-insensitive regular expression that runs on
@@ -57,20 +58,54 @@ def _token(word: str) -> str:
     return "".join(parts)
 
 
+def _spellings(term: str) -> list[list[str]]:
+    """The words of each of the term's spellings."""
+    spellings = []
+    for spelling in term.split("|"):
+        words = [w for w in _WORD_SPLIT.split(spelling.strip()) if w]
+        if not words:
+            raise ValueError(f"empty spelling in {term!r}")
+        spellings.append(words)
+    return spellings
+
+
 @lru_cache(maxsize=4096)
 def term_pattern(term: str) -> re.Pattern[str]:
     """The compiled regular expression for one term (see the module docstring).
     ``"a|b c"`` is one term with two spellings: either matches, and it counts once."""
     alternatives = []
-    for spelling in term.split("|"):
-        words = [w for w in _WORD_SPLIT.split(spelling.strip()) if w]
-        if not words:
-            raise ValueError(f"empty spelling in {term!r}")
+    for words in _spellings(term):
         body = _SEPARATOR.join(_token(w) for w in words)
         if not words[-1].endswith("*"):
             body += "(?:e?s)?"
         alternatives.append(body)
     return re.compile(rf"(?<![\w])(?:{'|'.join(alternatives)})(?![\w])", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def term_needles(term: str) -> tuple[str, ...] | None:
+    """Lower-case strings, one from each spelling, that every match of ``term_pattern(term)``
+    contains once folded (``fold``): a text whose fold has none of them cannot match, and
+    ``in`` says so much faster than the pattern. ``None`` when a spelling has no such string
+    (its words are Greek letters or wildcards)."""
+    needles = []
+    for words in _spellings(term):
+        pieces = [p for w in words for p in w.split("*") if _is_literal(p)]
+        if not pieces:
+            return None
+        needles.append(max(pieces, key=len).lower())
+    return tuple(needles)
+
+
+def _is_literal(piece: str) -> bool:
+    """Does ``_token`` match this piece of a word letter for letter (ignoring case)?"""
+    lowered = piece.lower()
+    return (
+        piece.isascii()
+        and piece.isalnum()
+        and lowered not in _GREEK
+        and not any(name in lowered for name in _GREEK if len(name) > 2)
+    )
 
 
 def place_texts(paper: Paper) -> dict[str, str]:
@@ -98,7 +133,28 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def snippet(match: re.Match[str], limit: int = 40) -> str:
-    """The matched text, shortened for a reason string."""
-    found = " ".join(match.group(0).split())
+# Letters re.IGNORECASE matches to an ASCII letter that str.lower() leaves alone or turns
+# into two characters ("İ".lower() is "i" + a combining dot).
+_ASCII_FOLD = str.maketrans("İıſ", "iis")
+
+
+def fold(text: str) -> str:
+    """``text`` in lower case for the cue patterns, one character for one, so a match on
+    the folded text has the same span in ``text``. A lower-case ASCII pattern finds in it
+    what it would find in ``text`` with re.IGNORECASE (the Kelvin sign is a "k", "ſ" an
+    "s", ...), several times faster."""
+    folded = text.lower()
+    if text.isascii():
+        return folded
+    if len(folded) != len(text):
+        folded = "".join(low if len(low := c.lower()) == 1 else c for c in text)
+    if "ı" in folded or "ſ" in folded or "İ" in folded:
+        folded = folded.translate(_ASCII_FOLD)
+    return folded
+
+
+def snippet(text: str, match: re.Match[str], limit: int = 40) -> str:
+    """What ``match`` found, as written in ``text`` (the match may have run on its folded
+    copy), shortened for a reason string."""
+    found = " ".join(text[match.start() : match.end()].split())
     return found if len(found) <= limit else found[: limit - 1] + "…"
