@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import sqlite3
 from pathlib import Path
 
 from lxml import etree
@@ -16,6 +17,8 @@ from litwatch.config import load_settings, load_watches
 from litwatch.pipeline import run_once
 from litwatch.references import citing_watch
 from litwatch.standin.eutils import EutilsStandin
+from litwatch.store import schema
+from litwatch.store.repository import Store
 from litwatch.triage.matching import Article
 from tests.site import KRATOM, make_site
 from tests.test_updates import revise
@@ -159,7 +162,7 @@ def test_references_given_as_dois(tmp_path: Path, eutils: EutilsStandin) -> None
     (refs,) = first.collected.references
     assert refs.references == 2 and refs.fetched == 2  # DOG_PK, and DOPAMINE by its DOI
     assert refs.warnings == (f"1 reference DOI(s) not found in PubMed: {UNKNOWN_DOI}",)
-    assert aid_terms(eutils) == [f'"{DOPAMINE_DOI}"[aid] OR "{UNKNOWN_DOI}"[aid]']
+    assert aid_terms(eutils) == [f'"{DOPAMINE_DOI}"[aid]', f'"{UNKNOWN_DOI}"[aid]']
     citing = next(r for r in first.collected.watches if r.watch == "cites-kratom-article")
     assert citing.found == len(CITERS)  # the citers of the reference given by DOI
 
@@ -168,7 +171,7 @@ def test_references_given_as_dois(tmp_path: Path, eutils: EutilsStandin) -> None
     assert aid_terms(eutils) == []
     eutils.reset()
     second = run_with_dois(site, eutils, "2021-06-02T08:00:00+00:00")
-    assert aid_terms(eutils) == [f'"{UNKNOWN_DOI}"[aid]']  # the stored one resolves locally
+    assert aid_terms(eutils) == [f'"{UNKNOWN_DOI}"[aid]']  # a found DOI is kept in the store
     assert second.collected.references[0].warnings == refs.warnings
 
     original = eutils.record(int(DOPAMINE)).xml
@@ -177,3 +180,65 @@ def test_references_given_as_dois(tmp_path: Path, eutils: EutilsStandin) -> None
     assert third.collected.references[0].updated == (DOPAMINE,)
     latest = messages(site.root)[-1].get_body(("plain",)).get_content()
     assert "!! RETRACTED (cited by the article): Dopamine modulates" in latest
+
+
+def with_doi(xml: bytes, doi: str) -> bytes:
+    """The record with another DOI (in ArticleIdList and ELocationID)."""
+    root = etree.fromstring(xml)
+    for element in root.iter("ArticleId", "ELocationID"):
+        if element.get("IdType") == "doi" or element.get("EIdType") == "doi":
+            element.text = doi
+    return etree.tostring(root)
+
+
+def test_a_reference_pubmed_resolves_later_brings_no_old_citers(
+    tmp_path: Path, eutils: EutilsStandin
+) -> None:
+    site = make_site(
+        tmp_path,
+        eutils.base_url,
+        {"kratom": KRATOM},
+        extra=DIGEST,
+        watch_extra='article = "kratom-article"\n',
+    )
+    original = eutils.record(int(DOPAMINE)).xml
+    eutils.replace_record(DOPAMINE, with_doi(original, "10.1016/other"))  # not indexed yet
+    first = run_with_dois(site, eutils, "2021-06-01T08:00:00+00:00")
+    assert first.collected.references[0].references == 1  # DOG_PK only
+    citing = next(r for r in first.collected.watches if r.watch == "cites-kratom-article")
+    assert citing.seeded and citing.found == 0
+
+    eutils.replace_record(DOPAMINE, original)  # PubMed now knows the DOI
+    eutils.add_records(a_new_citer(eutils, dt.date(2021, 6, 2)))
+    second = run_with_dois(site, eutils, "2021-06-02T08:00:00+00:00")
+    assert second.collected.references[0].references == 2
+    citing = next(r for r in second.collected.watches if r.watch == "cites-kratom-article")
+    assert not citing.seeded and "query changed: seeded again" not in citing.warnings
+    assert citing.found == len(CITERS) + 1 and citing.new == 0  # the backlog of the new reference
+    digests = messages(site.root)
+    assert not any(f"/{pmid}/" in m.as_string() for m in digests for pmid in {*CITERS, NEW_CITER})
+
+    eutils.reset()
+    third = run_with_dois(site, eutils, "2021-06-03T08:00:00+00:00")
+    citing = next(r for r in third.collected.watches if r.watch == "cites-kratom-article")
+    assert citing.ok and citing.new == 0
+    assert [r.endpoint for r in eutils.requests].count("elink") == 1  # covered: no seeding again
+
+
+def test_a_store_from_before_doi_lookups_keeps_what_its_citers_watches_covered(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "litwatch.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in schema.MIGRATIONS[:4]:
+        for statement in schema.statements(script):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 4")
+    conn.executemany(
+        "INSERT INTO article_refs (article, pmid) VALUES (?, ?)",
+        [("kratom-article", DOG_PK), ("kratom-article", DOPAMINE)],
+    )
+    conn.close()
+    with Store.open(path) as store:
+        assert store.citers_covered("cites-kratom-article") == {DOG_PK, DOPAMINE}
+        assert store.doi_lookups([DOPAMINE_DOI]) == {}

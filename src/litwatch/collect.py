@@ -56,6 +56,13 @@ def collect(
     watches = with_resolved_references(watches, resolved)
     for watch in watches:
         state = store.watch_state(watch.name)
+        if watch.kind == "citedin" and (
+            error := cover_new_references(store, client, watch, state, run_id, now)
+        ):
+            result = WatchResult(watch=watch.name, error=error)
+            store.record_watch(run_id, watch, result, now)
+            results.append(log_result(result))
+            continue
         plan = search_watch(store, client, watch, state, settings, now)
         if plan.result.ok and plan.result.seeded:
             store.record_watch(run_id, watch, plan.result, now, matched=plan.candidates)
@@ -145,6 +152,33 @@ def search_watch(
     ):
         check_revised(store, client, plan, min(state.updates_checked or start, end), end)
     return plan
+
+
+def cover_new_references(
+    store: Store,
+    client: EntrezClient,
+    watch: Watch,
+    state: WatchState | None,
+    run_id: int,
+    now: dt.datetime,
+) -> str | None:
+    """A reference the citers watch did not cover yet (a DOI PubMed has just resolved): the
+    papers already citing it are a backlog, seeded as on a first run, not news. A first run
+    (or a changed term) seeds everything anyway. Returns an error, or None."""
+    added = [pmid for pmid in watch.references if pmid not in store.citers_covered(watch.name)]
+    if not added:
+        return None
+    if state is not None and state.term == watch.term:
+        try:
+            found = client.cited_in(added, watch=watch.name)
+        except LitwatchError as exc:
+            return f"could not seed the citers of {len(added)} new reference(s): {exc}"
+        seeded = store.seed_matches(watch.name, found.ids, run_id, now)
+        log.info(
+            "watch %s: %d new reference(s), %d citer(s) seeded", watch.name, len(added), seeded
+        )
+    store.cover_citers(watch.name, added)
+    return None
 
 
 def check_revised(

@@ -1,9 +1,9 @@
 """The article's own references: stored once, then watched for retractions, errata and
 expressions of concern with one [mdat] search a day over all of them.
 
-References given as DOIs are resolved to PMIDs before the run's searches: from the store
-when their records are stored, otherwise with one [aid] search (at most once a day), so
-the watch of new citers covers them too. A DOI PubMed does not know is a warning.
+References given as DOIs are resolved to PMIDs before the run's searches, so the watch of
+new citers covers them too: one "DOI"[aid] search per DOI, kept in the store once it found
+something, repeated at most once a day while it finds nothing (a warning each run).
 
 (Papers that newly cite the references are a watch of kind "citedin": see
 ``citing_watch``; they flow through collect like any other watch.)
@@ -43,8 +43,8 @@ class Resolved:
     """An article's references as PMIDs: its own plus those its DOIs resolved to."""
 
     article: ArticleRefs  # ``pmids``: every reference PubMed knows so far
-    dois: tuple[str, ...] = ()  # the DOIs not (yet) resolved from the store
-    error: str | None = None  # the [aid] search failed
+    unknown: tuple[str, ...] = ()  # DOIs PubMed found nothing for
+    error: str | None = None  # an [aid] search failed
 
 
 def citing_watch(article: ArticleRefs) -> Watch:
@@ -52,7 +52,9 @@ def citing_watch(article: ArticleRefs) -> Watch:
     return Watch(
         name=f"cites-{article.name}",
         title="New papers citing the article's references",
-        term=f"papers citing any of the {len(article.pmids)} references of {article.name}",
+        # the references as the article file gives them: DOIs resolving later do not change it
+        term=f"papers citing any of the {len(article.pmids) + len(article.dois)} references"
+        f" of {article.name}",
         source=article.source,
         article=article.name,
         kind="citedin",
@@ -73,7 +75,7 @@ def check_references(
         return ReferenceCheck(article.name, len(article.pmids), error=resolved.error)
     result = ReferenceCheck(article=article.name, references=len(article.pmids))
     if not article.pmids:
-        return replace(result, warnings=_unknown_dois(store, resolved.dois))
+        return replace(result, warnings=_unknown_dois(resolved.unknown))
     store.set_article_refs(article.name, article.pmids)
     stored = store.stored_pmids(article.pmids)
     missing = [p for p in article.pmids if p not in stored]
@@ -108,7 +110,7 @@ def check_references(
         (f"{len(still_missing)} reference(s) not found in PubMed: {', '.join(still_missing)}",)
         if still_missing
         else ()
-    ) + _unknown_dois(store, resolved.dois)
+    ) + _unknown_dois(resolved.unknown)
     for pmid in sorted(updated, key=int):
         log.warning("article %s: reference PMID %s has a new notice", article.name, pmid)
     return ReferenceCheck(
@@ -121,39 +123,39 @@ def check_references(
     )
 
 
-def _unknown_dois(store: Store, dois: Sequence[str]) -> tuple[str, ...]:
-    """The warning for DOIs no stored record carries, after this run's fetch."""
-    unknown = [doi for doi in dois if not store.pmid_for_doi(doi)]
-    if not unknown:
+def _unknown_dois(dois: Sequence[str]) -> tuple[str, ...]:
+    if not dois:
         return ()
-    return (f"{len(unknown)} reference DOI(s) not found in PubMed: {', '.join(unknown)}",)
+    return (f"{len(dois)} reference DOI(s) not found in PubMed: {', '.join(dois)}",)
 
 
 def resolve(store: Store, client: EntrezClient, article: ArticleRefs, today: dt.date) -> Resolved:
-    """The article's PMIDs plus those of its DOIs: stored ones from the store, the others
-    with one esearch on [aid] when the day's reference check is still due (their records
-    are then fetched like any reference)."""
+    """The article's PMIDs plus those of its DOIs. A DOI is searched ("DOI"[aid]) the first
+    time, then only on a new day for as long as PubMed finds nothing for it."""
     pmids = list(article.pmids)
-    unresolved = []
-    for doi in article.dois:
-        if known := store.pmid_for_doi(doi):
-            pmids.append(known)
-        else:
-            unresolved.append(doi)
+    unknown: list[str] = []
     error = None
-    if unresolved and store.refs_checked(article.name) != today:
-        try:
-            found = client.search(
-                " OR ".join(f'"{doi}"[aid]' for doi in unresolved),
-                mindate=dt.date(1800, 1, 1),
-                maxdate=today,
-                datetype="pdat",
-                watch=f"references of {article.name}",
-            )
-            pmids.extend(found.ids)
-        except LitwatchError as exc:
-            error = str(exc)
-    return Resolved(replace(article, pmids=tuple(dict.fromkeys(pmids))), tuple(unresolved), error)
+    lookups = store.doi_lookups(article.dois)
+    for doi in article.dois:
+        found, day = lookups.get(doi, ((), None))
+        if not found and day != today and error is None:
+            try:
+                found = client.search(
+                    f'"{doi}"[aid]',
+                    mindate=dt.date(1800, 1, 1),
+                    maxdate=today,
+                    datetype="pdat",
+                    watch=f"references of {article.name}",
+                ).ids
+            except LitwatchError as exc:
+                error = str(exc)
+                continue
+            store.record_doi_lookup(doi, found, today)
+        if found:
+            pmids.extend(found)
+        elif day is not None or error is None:
+            unknown.append(doi)
+    return Resolved(replace(article, pmids=tuple(dict.fromkeys(pmids))), tuple(unknown), error)
 
 
 def resolve_all(
@@ -164,9 +166,9 @@ def resolve_all(
 
 def with_resolved_references(watches: Sequence[Watch], resolved: Sequence[Resolved]) -> list[Watch]:
     """The citers watch of each article made to cover every resolved reference."""
-    articles = {r.article.name: r.article for r in resolved}
+    pmids = {r.article.name: r.article.pmids for r in resolved}
     return [
-        citing_watch(articles[w.article]) if w.kind == "citedin" and w.article in articles else w
+        replace(w, references=pmids[w.article]) if w.kind == "citedin" and w.article in pmids else w
         for w in watches
     ]
 

@@ -452,13 +452,45 @@ class Store:
         )
         return {r[0] for r in rows}
 
-    def pmid_for_doi(self, doi: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT p.pmid FROM paper_ids i JOIN papers p ON p.id = i.paper_id"
-            " WHERE i.scheme = 'doi' AND i.value = ?",
-            (doi,),
-        ).fetchone()
-        return row[0] if row else None
+    def citers_covered(self, watch: str) -> set[str]:
+        """The references whose citers ``watch`` (kind "citedin") already knows."""
+        rows = self.conn.execute("SELECT pmid FROM citers_covered WHERE watch = ?", (watch,))
+        return {r[0] for r in rows}
+
+    def cover_citers(self, watch: str, pmids: Iterable[str]) -> None:
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR IGNORE INTO citers_covered (watch, pmid) VALUES (?, ?)",
+                ((watch, pmid) for pmid in pmids),
+            )
+
+    def doi_lookups(self, dois: Sequence[str]) -> dict[str, tuple[tuple[str, ...], dt.date]]:
+        """DOI -> (PMIDs PubMed found for it, day of that search), for those looked up."""
+        rows = self.conn.execute(
+            "SELECT doi, pmids, looked_up FROM reference_dois"
+            f" WHERE doi IN ({','.join('?' * len(dois))})",
+            tuple(dois),
+        )
+        return {doi: (tuple(pmids.split()), dt.date.fromisoformat(day)) for doi, pmids, day in rows}
+
+    def record_doi_lookup(self, doi: str, pmids: Sequence[str], day: dt.date) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO reference_dois (doi, pmids, looked_up) VALUES (?, ?, ?)",
+                (doi, " ".join(pmids), day.isoformat()),
+            )
+
+    def seed_matches(self, watch: str, pmids: Iterable[str], run_id: int, now: dt.datetime) -> int:
+        """Record ``pmids`` as known to ``watch`` without them being new (a seeded backlog);
+        returns how many it did not know."""
+        with self.transaction() as c:
+            before = c.total_changes
+            c.executemany(
+                "INSERT INTO matches (watch, pmid, matched_at, run_id, seeded) VALUES (?, ?, ?, ?, 1)"
+                " ON CONFLICT(watch, pmid) DO NOTHING",
+                ((watch, pmid, iso(now), run_id) for pmid in pmids),
+            )
+            return c.total_changes - before
 
     def refs_checked(self, article: str) -> dt.date | None:
         row = self.conn.execute(

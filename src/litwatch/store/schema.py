@@ -166,6 +166,21 @@ MIGRATIONS: list[str] = [
         refs_checked  TEXT                -- day of the last [mdat] search over the references
     );
     """,
+    # 4 -> 5: what PubMed answered for the DOIs articles cite ("DOI"[aid]), and which
+    # references each citers watch has covered (a reference it did not is seeded first).
+    """
+    CREATE TABLE reference_dois (
+        doi           TEXT PRIMARY KEY,   -- normalised
+        pmids         TEXT NOT NULL,      -- the PMIDs found, space-separated; '' for none
+        looked_up     TEXT NOT NULL       -- day of that search
+    ) WITHOUT ROWID;
+    CREATE TABLE citers_covered (
+        watch         TEXT NOT NULL,      -- a watch of kind "citedin"
+        pmid          TEXT NOT NULL,      -- a reference whose citers it knows
+        PRIMARY KEY (watch, pmid)
+    ) WITHOUT ROWID;
+    INSERT INTO citers_covered (watch, pmid) SELECT 'cites-' || article, pmid FROM article_refs;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
