@@ -54,17 +54,28 @@ def a_new_citer(eutils: EutilsStandin, created: dt.date) -> bytes:
     return etree.tostring(root)
 
 
-def run(site, eutils, now: str):
-    settings = load_settings(site.config, env={})
-    watches = load_watches(settings.queries_dir)
-    article = Article(
-        "kratom-article",
-        "Kratom and neuropathic pain",
-        pmids=(DOG_PK, DOPAMINE),
-        source=site.config,
+def kratom_site(tmp_path: Path, eutils: EutilsStandin):
+    return make_site(
+        tmp_path,
+        eutils.base_url,
+        {"kratom": KRATOM},
+        extra=DIGEST,
+        watch_extra='article = "kratom-article"\n',
     )
-    everything = [*watches, citing_watch(refs_of(article))]
-    return run_once(settings, everything, dt.datetime.fromisoformat(now), articles=[article])
+
+
+def run(site, eutils, now: str, pmids=(DOG_PK, DOPAMINE), dois=()):
+    settings = load_settings(site.config, env={})
+    article = Article(
+        "kratom-article", "Kratom and neuropathic pain", pmids=pmids, dois=dois, source=site.config
+    )
+    watches = [*load_watches(settings.queries_dir), citing_watch(refs_of(article))]
+    return run_once(settings, watches, dt.datetime.fromisoformat(now), articles=[article])
+
+
+def citers(report):
+    """What the run did for the watch of the article's new citers."""
+    return next(r for r in report.collected.watches if r.watch == "cites-kratom-article")
 
 
 def messages(root: Path) -> list[email.message.EmailMessage]:
@@ -73,18 +84,12 @@ def messages(root: Path) -> list[email.message.EmailMessage]:
 
 
 def test_reference_retraction_and_new_citers(tmp_path: Path, eutils: EutilsStandin) -> None:
-    site = make_site(
-        tmp_path,
-        eutils.base_url,
-        {"kratom": KRATOM},
-        extra=DIGEST,
-        watch_extra='article = "kratom-article"\n',
-    )
+    site = kratom_site(tmp_path, eutils)
     first = run(site, eutils, "2021-06-01T08:00:00+00:00")
     assert first.ok
     (refs,) = first.collected.references
     assert refs.references == 2 and refs.fetched == 2 and refs.updated == ()
-    citing = next(r for r in first.collected.watches if r.watch == "cites-kratom-article")
+    citing = citers(first)
     assert citing.seeded and citing.found == len(CITERS)  # today's citers are known, not new
 
     eutils.add_records(a_new_citer(eutils, dt.date(2021, 6, 2)))
@@ -134,16 +139,7 @@ UNKNOWN_DOI = "10.9999/not-in-pubmed"
 
 
 def run_with_dois(site, eutils, now: str):
-    settings = load_settings(site.config, env={})
-    article = Article(
-        "kratom-article",
-        "Kratom and neuropathic pain",
-        pmids=(DOG_PK,),
-        dois=(DOPAMINE_DOI, UNKNOWN_DOI),
-        source=site.config,
-    )
-    watches = [*load_watches(settings.queries_dir), citing_watch(refs_of(article))]
-    return run_once(settings, watches, dt.datetime.fromisoformat(now), articles=[article])
+    return run(site, eutils, now, pmids=(DOG_PK,), dois=(DOPAMINE_DOI, UNKNOWN_DOI))
 
 
 def aid_terms(eutils: EutilsStandin) -> list[str]:
@@ -151,19 +147,13 @@ def aid_terms(eutils: EutilsStandin) -> list[str]:
 
 
 def test_references_given_as_dois(tmp_path: Path, eutils: EutilsStandin) -> None:
-    site = make_site(
-        tmp_path,
-        eutils.base_url,
-        {"kratom": KRATOM},
-        extra=DIGEST,
-        watch_extra='article = "kratom-article"\n',
-    )
+    site = kratom_site(tmp_path, eutils)
     first = run_with_dois(site, eutils, "2021-06-01T08:00:00+00:00")
     (refs,) = first.collected.references
     assert refs.references == 2 and refs.fetched == 2  # DOG_PK, and DOPAMINE by its DOI
     assert refs.warnings == (f"1 reference DOI(s) not found in PubMed: {UNKNOWN_DOI}",)
     assert aid_terms(eutils) == [f'"{DOPAMINE_DOI}"[aid]', f'"{UNKNOWN_DOI}"[aid]']
-    citing = next(r for r in first.collected.watches if r.watch == "cites-kratom-article")
+    citing = citers(first)
     assert citing.found == len(CITERS)  # the citers of the reference given by DOI
 
     eutils.reset()
@@ -194,25 +184,19 @@ def with_doi(xml: bytes, doi: str) -> bytes:
 def test_a_reference_pubmed_resolves_later_brings_no_old_citers(
     tmp_path: Path, eutils: EutilsStandin
 ) -> None:
-    site = make_site(
-        tmp_path,
-        eutils.base_url,
-        {"kratom": KRATOM},
-        extra=DIGEST,
-        watch_extra='article = "kratom-article"\n',
-    )
+    site = kratom_site(tmp_path, eutils)
     original = eutils.record(int(DOPAMINE)).xml
     eutils.replace_record(DOPAMINE, with_doi(original, "10.1016/other"))  # not indexed yet
     first = run_with_dois(site, eutils, "2021-06-01T08:00:00+00:00")
     assert first.collected.references[0].references == 1  # DOG_PK only
-    citing = next(r for r in first.collected.watches if r.watch == "cites-kratom-article")
+    citing = citers(first)
     assert citing.seeded and citing.found == 0
 
     eutils.replace_record(DOPAMINE, original)  # PubMed now knows the DOI
     eutils.add_records(a_new_citer(eutils, dt.date(2021, 6, 2)))
     second = run_with_dois(site, eutils, "2021-06-02T08:00:00+00:00")
     assert second.collected.references[0].references == 2
-    citing = next(r for r in second.collected.watches if r.watch == "cites-kratom-article")
+    citing = citers(second)
     assert not citing.seeded and "query changed: seeded again" not in citing.warnings
     assert citing.found == len(CITERS) + 1 and citing.new == 0  # the backlog of the new reference
     digests = messages(site.root)
@@ -220,7 +204,7 @@ def test_a_reference_pubmed_resolves_later_brings_no_old_citers(
 
     eutils.reset()
     third = run_with_dois(site, eutils, "2021-06-03T08:00:00+00:00")
-    citing = next(r for r in third.collected.watches if r.watch == "cites-kratom-article")
+    citing = citers(third)
     assert citing.ok and citing.new == 0
     assert [r.endpoint for r in eutils.requests].count("elink") == 1  # covered: no seeding again
 
