@@ -168,7 +168,7 @@ def cover_new_references(
     added = [pmid for pmid in watch.references if pmid not in store.citers_covered(watch.name)]
     if not added:
         return None
-    if state is not None and state.term == watch.term:
+    if state is not None and state.watermark is not None and state.term == watch.term:
         try:
             found = client.cited_in(added, watch=watch.name)
         except LitwatchError as exc:
