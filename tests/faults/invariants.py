@@ -306,8 +306,11 @@ class Checker:
                 <= 1
             )
             who = "one run alone" if alone else "back-to-back or overlapping runs"
+            before = [q for q in requests if r.time - 1.2 <= q.time <= r.time]
             problems.append(
-                f"{r.endpoint} refused by NCBI's rate limit (not injected) at {r.time:.3f}; {who} talking to it"
+                f"{r.endpoint} refused by NCBI's rate limit (not injected) at {r.time:.3f}; {who}"
+                " talking to it; the requests logged in the 1.2 s before: "
+                + ", ".join(f"{q.time - r.time:+.3f} {q.endpoint} {q.status} {q.fault}" for q in before)
             )
         first_fetch: dict[str, dt.date] = {}
         self.figures.refetches = []
