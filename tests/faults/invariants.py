@@ -310,7 +310,9 @@ class Checker:
             problems.append(
                 f"{r.endpoint} refused by NCBI's rate limit (not injected) at {r.time:.3f}; {who}"
                 " talking to it; the requests logged in the 1.2 s before: "
-                + ", ".join(f"{q.time - r.time:+.3f} {q.endpoint} {q.status} {q.fault}" for q in before)
+                + ", ".join(
+                    f"{q.time - r.time:+.3f} {q.endpoint} {q.status} {q.fault}" for q in before
+                )
             )
         first_fetch: dict[str, dt.date] = {}
         self.figures.refetches = []
