@@ -4,11 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import socket
 from collections.abc import Iterator
 
 import pytest
 
 from litwatch.standin.eutils import EutilsStandin
+
+_LOOPBACK = ("127.", "::1", "localhost")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """No test reaches the network: a connection from this process to anything but the
+    loopback fails at once (a parser that went for a DTD at NCBI would fail here). The
+    litwatch processes tests start get the local servers' addresses in their config."""
+    for name in ("connect", "connect_ex"):
+        setattr(socket.socket, name, _loopback_only(getattr(socket.socket, name)))
+
+
+def _loopback_only(connect):
+    def guarded(sock: socket.socket, address, *args):
+        host = address[0] if isinstance(address, tuple) else None  # a str: a Unix socket
+        if host is not None and not str(host).startswith(_LOOPBACK):
+            raise ConnectionRefusedError(f"tests may not reach the network: {address!r}")
+        return connect(sock, address, *args)
+
+    return guarded
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
