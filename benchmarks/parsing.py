@@ -27,7 +27,6 @@ from pathlib import Path
 from benchmarks.common import median, run_child
 
 PARSERS = ("floor", "litwatch", "pubmed_parser", "bio_entrez")
-RECORD_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation")
 
 
 # --- child ---------------------------------------------------------------------------------
@@ -40,19 +39,11 @@ def _open(path: Path):
 def _floor(path: Path) -> dict:
     from lxml import etree
 
+    from litwatch.parse.pubmed_xml import ITERPARSE_OPTIONS
+
     records = 0
     with _open(path) as stream:
-        context = etree.iterparse(
-            stream,
-            events=("end",),
-            tag=RECORD_TAGS,
-            load_dtd=False,
-            no_network=True,
-            resolve_entities=False,
-            huge_tree=True,
-            remove_comments=True,
-            remove_pis=True,
-        )
+        context = etree.iterparse(stream, **ITERPARSE_OPTIONS)
         for _, element in context:
             records += 1
             element.clear(keep_tail=True)
@@ -111,7 +102,7 @@ def child(parser: str, path: Path) -> dict:
             import pubmed_parser  # noqa: F401  (import time is not parse time)
         elif parser == "bio_entrez":
             from Bio import Entrez  # noqa: F401
-        elif parser == "litwatch":
+        else:  # litwatch, and the floor, which takes its parser options
             import litwatch.parse.pubmed_xml  # noqa: F401
     except ImportError as e:
         return {"error": f"not installed: {e.name}"}

@@ -46,23 +46,23 @@ class Site:
         return json.loads(capsys.readouterr().out)
 
     def subprocess(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("LITWATCH_")}
-        full_env.update(env or {})
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "litwatch.cli",
-                args[0],
-                "--config",
-                str(self.config),
-                *args[1:],
-            ],
-            capture_output=True,
-            text=True,
-            env=full_env,
-            timeout=timeout,
-        )
+        return run_cli(self.config, *args, env=env, timeout=timeout)
+
+
+def run_cli(
+    config: Path, command: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """``litwatch COMMAND --config CONFIG ARGS`` in a new process, with no LITWATCH_* from
+    this environment but ``env``'s."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LITWATCH_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "litwatch.cli", command, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
 
 
 def make_site(

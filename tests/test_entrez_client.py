@@ -751,18 +751,19 @@ def test_standin_fetch_survives_truncate_and_reset(standin, live, kind):
     assert [r.fault for r in standin.requests] == [kind, None]
 
 
-@pytest.mark.parametrize(
-    ("kind", "opts"),
-    [
-        ("truncate", {}),
-        ("reset", {}),
-        ("status", {"status": 429}),
-        ("status", {"status": 502}),
-        ("backend_error", {}),
-        ("json_error", {}),
-        ("empty", {}),
-    ],
-)
+# faults the client retries, each served once by the stand-in: (kind, options)
+RETRIED_FAULTS = [
+    ("truncate", {}),
+    ("reset", {}),
+    ("status", {"status": 429}),
+    ("status", {"status": 502}),
+    ("backend_error", {}),
+    ("json_error", {}),
+    ("empty", {}),
+]
+
+
+@pytest.mark.parametrize(("kind", "opts"), RETRIED_FAULTS)
 def test_standin_search_survives_faults(standin, live, kind, opts):
     standin.faults.push("esearch", kind, **opts)
     result = live.search(
@@ -1051,18 +1052,7 @@ def test_standin_cited_in_batches_match_the_records(standin, live):
     assert [r.ids for r in standin.requests] == [200, 200, 50]
 
 
-@pytest.mark.parametrize(
-    ("kind", "opts"),
-    [
-        ("truncate", {}),
-        ("reset", {}),
-        ("status", {"status": 429}),
-        ("status", {"status": 502}),
-        ("backend_error", {}),
-        ("json_error", {}),
-        ("empty", {}),
-    ],
-)
+@pytest.mark.parametrize(("kind", "opts"), RETRIED_FAULTS)
 def test_standin_cited_in_survives_faults(standin, live, kind, opts):
     standin.faults.push("elink", kind, **opts)
     result = live.cited_in([DOPAMINE])

@@ -21,23 +21,12 @@ from litwatch.store import schema
 from litwatch.store.repository import Store
 from litwatch.triage.matching import Article
 from tests.site import KRATOM, make_site
-from tests.test_updates import revise
+from tests.test_updates import DIGEST, revise
 
 DOPAMINE = "10704411"  # "Dopamine modulates acute responses to cocaine, nicotine and ethanol in Drosophila."
 CITERS = {"12486199", "15550987"}  # slice records whose reference lists cite it
 DOG_PK = "33847897"  # a kratom paper the article cites
 NEW_CITER = "39000001"  # a record we add later, citing DOPAMINE
-EDITOR = "editor@example.org"
-
-DIGEST = f"""
-[smtp]
-sender = "litwatch@example.org"
-[digests.daily]
-title = "Kratom literature"
-watches = ["kratom"]
-recipients = ["{EDITOR}"]
-schedule = "0 7 * * *"
-"""
 
 
 def a_new_citer(eutils: EutilsStandin, created: dt.date) -> bytes:

@@ -62,8 +62,8 @@ def slice_root() -> etree._Element:
     return etree.fromstring(gzip.decompress(default_records_path().read_bytes()))
 
 
-def oracle(root: etree._Element, keep) -> list[str]:
-    """PMIDs (newest first) whose current version satisfies `keep`, minus DeleteCitation."""
+def current_articles(root: etree._Element) -> dict[str, etree._Element]:
+    """PMID -> the PubmedArticle of its latest version, without the deleted PMIDs."""
     deleted = {p.text for p in root.iterfind("DeleteCitation/PMID")}
     current: dict[str, tuple[int, etree._Element]] = {}
     for a in root.iterfind("PubmedArticle"):
@@ -71,7 +71,12 @@ def oracle(root: etree._Element, keep) -> list[str]:
         version = int(pmid.get("Version", "1"))
         if pmid.text not in current or current[pmid.text][0] <= version:
             current[pmid.text] = (version, a)
-    found = [p for p, (_, a) in current.items() if keep(a) and p not in deleted]
+    return {pmid: a for pmid, (_, a) in current.items() if pmid not in deleted}
+
+
+def oracle(root: etree._Element, keep) -> list[str]:
+    """PMIDs (newest first) whose current version satisfies `keep`, minus DeleteCitation."""
+    found = [p for p, a in current_articles(root).items() if keep(a)]
     return sorted(found, key=int, reverse=True)
 
 

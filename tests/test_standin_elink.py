@@ -18,6 +18,7 @@ from lxml import etree
 
 from litwatch.standin.corpus import default_records_path
 from litwatch.standin.eutils import EutilsStandin
+from tests.test_standin import current_articles
 
 CITEDIN, REFS = "pubmed_pubmed_citedin", "pubmed_pubmed_refs"
 ELINK_HEAD = (
@@ -60,13 +61,6 @@ def slice_refs() -> dict[str, list[str]]:
     """PMID -> the PMIDs its ReferenceList cites, read from the slice with plain lxml
     (current version of each record, DeleteCitation applied): the independent oracle."""
     root = etree.fromstring(gzip.decompress(default_records_path().read_bytes()))
-    deleted = {p.text for p in root.iterfind("DeleteCitation/PMID")}
-    current: dict[str, tuple[int, etree._Element]] = {}
-    for a in root.iterfind("PubmedArticle"):
-        pmid = a.find("MedlineCitation/PMID")
-        version = int(pmid.get("Version", "1"))
-        if pmid.text not in current or current[pmid.text][0] <= version:
-            current[pmid.text] = (version, a)
     return {
         pmid: list(
             dict.fromkeys(
@@ -76,8 +70,7 @@ def slice_refs() -> dict[str, list[str]]:
                 )
             )
         )
-        for pmid, (_, a) in current.items()
-        if pmid not in deleted
+        for pmid, a in current_articles(root).items()
     }
 
 

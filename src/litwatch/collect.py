@@ -17,7 +17,7 @@ from litwatch.config import CollectSettings
 from litwatch.errors import LitwatchError
 from litwatch.fetch import FetchOutcome, fetch_missing
 from litwatch.records import RunReport, Watch, WatchResult
-from litwatch.references import ArticleRefs, check_all, resolve_all, with_resolved_references
+from litwatch.references import ArticleRefs, check_all, resolve, with_resolved_references
 from litwatch.sources.pubmed import EntrezClient
 from litwatch.store.repository import Store, WatchState
 
@@ -52,7 +52,7 @@ def collect(
     run_id = store.begin_run(now, started)
     plans: list[Plan] = []
     results: list[WatchResult] = []
-    resolved = resolve_all(store, client, articles, now.date())
+    resolved = [resolve(store, client, article, now.date()) for article in articles]
     watches = with_resolved_references(watches, resolved)
     for watch in watches:
         state = store.watch_state(watch.name)

@@ -158,12 +158,6 @@ def resolve(store: Store, client: EntrezClient, article: ArticleRefs, today: dt.
     return Resolved(replace(article, pmids=tuple(dict.fromkeys(pmids))), tuple(unknown), error)
 
 
-def resolve_all(
-    store: Store, client: EntrezClient, articles: Sequence[ArticleRefs], today: dt.date
-) -> list[Resolved]:
-    return [resolve(store, client, article, today) for article in articles]
-
-
 def with_resolved_references(watches: Sequence[Watch], resolved: Sequence[Resolved]) -> list[Watch]:
     """The citers watch of each article made to cover every resolved reference."""
     pmids = {r.article.name: r.article.pmids for r in resolved}

@@ -10,11 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ import pytest
 
 from litwatch.standin.eutils import EutilsStandin
 from tests.faults.harness import API_KEY
+from tests.site import run_cli
 
 pytestmark = pytest.mark.faults
 
@@ -76,23 +75,7 @@ def load_cases() -> list[Case]:
 def litwatch(
     site: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("LITWATCH_")}
-    full.update(env or {})
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "litwatch.cli",
-            args[0],
-            "--config",
-            str(site / "litwatch.toml"),
-            *args[1:],
-        ],
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=60,
-    )
+    return run_cli(site / "litwatch.toml", *args, env=env, timeout=60)
 
 
 def snapshot(site: Path) -> dict[str, str]:

@@ -466,6 +466,8 @@ class Store:
 
     def doi_lookups(self, dois: Sequence[str]) -> dict[str, tuple[tuple[str, ...], dt.date]]:
         """DOI -> (PMIDs PubMed found for it, day of that search), for those looked up."""
+        if not dois:
+            return {}  # the common article: PMIDs only
         rows = self.conn.execute(
             "SELECT doi, pmids, looked_up FROM reference_dois"
             f" WHERE doi IN ({','.join('?' * len(dois))})",
